@@ -1,0 +1,5 @@
+import sys
+
+from exaudit.cli import main
+
+sys.exit(main())
