@@ -180,6 +180,7 @@ class Finding:
     references: list[str] = field(default_factory=list)
     stage: str = "attempt"  # attempt | exploit | persistence | post (drives the verdict)
     id: str = ""  # stable content hash, filled by ``finalize``
+    details: dict[str, Any] = field(default_factory=dict)  # detector-specific facts (file size, SHA-256, reasons …)
 
     def finalize(self) -> Finding:
         if not self.id:
@@ -302,6 +303,7 @@ def finding_from_dict(d: dict[str, Any]) -> Finding:
         indicators=Indicators(**d.get("indicators", {})),
         references=list(d.get("references", [])),
         stage=d.get("stage", "attempt"),
+        details=dict(d.get("details", {})),
         id=d.get("id", ""),
     )
 

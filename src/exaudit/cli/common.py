@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from exaudit.cli import FAILED, USAGE
 from exaudit.store import Store, StoreError
@@ -19,12 +20,12 @@ DB_OPTION = typer.Option(
 NO_STORE_OPTION = typer.Option(False, "--no-store", help="Do not record this run in the store.")
 OUTPUT_OPTION = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output.")
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one-line errors, never wrapped
 
 
 def fail(message: str, code: int = USAGE) -> NoReturn:
     """A clear one-line error and an exit code; never a traceback."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -37,6 +37,7 @@ class HostView:
     timezone: str | None = None
     errors: list[ErrorEntry] = field(default_factory=list)
     _lister: Callable[[], Iterator[EvidenceFile]] | None = field(default=None, repr=False)
+    kind: str = ""  # how the evidence was laid out: velociraptor | kape | mounted | loose
 
     def files(self) -> Iterator[EvidenceFile]:
         if self._lister is not None:

@@ -1,0 +1,44 @@
+"""``exaudit notify``: draft letters to partners, clients or the data protection authority."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from exaudit.cli import ACT, FAILED, OK
+from exaudit.cli.common import DB_OPTION, OUTPUT_OPTION, emit, fail, stderr
+from exaudit.cli.report import load_documents
+from exaudit.render.letters import AUDIENCES, render_letter
+from exaudit.render.view import build_view
+
+
+def register(app: typer.Typer) -> None:
+    app.command("notify")(notify)
+
+
+def notify(
+    runs: list[str] = typer.Argument(None, help="Run ids or unique prefixes (default: the latest scan and the latest hunt)."),
+    audience: str = typer.Option(..., "--audience", "-a", help=f"Who the letter is for: {', '.join(AUDIENCES)}."),
+    lang: str = typer.Option("en", "--lang", "-l", help="en or fr."),
+    files: list[Path] = typer.Option(None, "--from", help="Use this scan/hunt JSON document (repeatable) instead of stored runs."),
+    db: str = DB_OPTION,
+    output: Path = OUTPUT_OPTION,
+) -> None:
+    """Draft a notification letter (Markdown) from the findings, with [[TO COMPLETE: …]] placeholders.
+
+    The regulator draft follows GDPR Art. 33(3) (a)-(d). Exit 1 when the runs hold findings.
+    """
+    if audience not in AUDIENCES:
+        fail(f"unknown audience {audience!r}: choose one of {', '.join(AUDIENCES)}")
+    if lang not in ("en", "fr"):
+        fail(f"unknown language {lang!r}: choose en or fr")
+    documents = load_documents(db, runs, files)
+    view = build_view(documents)
+    if not view.findings:
+        stderr.print("note: these runs hold no finding; check that a notification is needed at all.", markup=False, highlight=False)
+    try:
+        emit(render_letter(documents, audience, lang), output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc}", FAILED)
+    raise typer.Exit(ACT if view.findings else OK)

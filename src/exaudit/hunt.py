@@ -1,0 +1,273 @@
+"""``hunt()``: was this Exchange server compromised? Evidence in, one canonical document out.
+
+evidence → hosts → files → classify → parse → single-record rules → findings → multi-record logic
+(ProxyLogon chain, web shells on disk, dropped files, correlation) → verdict with coverage → document.
+
+The document is ``{"schema", "kind": "hunt", "hosts", "findings", "timeline", "inputs", "errors"}``
+(``exaudit.model``); every input file read is listed with its SHA-256, every unreadable one in
+``errors``. The CLI (``exaudit hunt``), the demo and notebooks all call ``hunt``.
+
+References: ARCHITECTURE.md (flow, principles); reference/microsoft-css-exchange.md §1 (what
+Test-ProxyLogon checks, which this covers and extends).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from exaudit.detect.correlate import WEB_ARTIFACTS, attacker_indicators, correlated_hits, file_may_relate, timeline
+from exaudit.detect.coverage import FileSpan, coverage_of
+from exaudit.detect.dropped import dropped_file_findings
+from exaudit.detect.engine import Hit, RuleSet, findings_from_hits
+from exaudit.detect.proxylogon import chain_findings
+from exaudit.detect.verdict import host_verdict
+from exaudit.evidence.base import EvidenceFile, HostView
+from exaudit.model import SCHEMA, CveStatus, ErrorEntry, Finding, HostVerdict, InputFile, Severity, Verdict, to_jsonable
+from exaudit.parsers import HEAD_BYTES, ERROR_ARTIFACTS, ParseStats, classify, parser_for
+
+CHUNK = 1 << 20
+WEB_FOLDERS = ("\\inetpub\\wwwroot\\", "\\frontend\\httpproxy\\", "\\clientaccess\\")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _LogFile:
+    file: EvidenceFile
+    artifact: str
+
+
+@dataclass
+class HostResult:
+    verdict: HostVerdict
+    findings: list[Finding] = field(default_factory=list)
+    inputs: list[InputFile] = field(default_factory=list)
+    errors: list[ErrorEntry] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _chunks(file: EvidenceFile) -> Iterator[bytes]:
+    with file.open() as stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+def sha256_of(file: EvidenceFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in _chunks(file):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _head(file: EvidenceFile) -> bytes:
+    with file.open() as stream:
+        return stream.read(HEAD_BYTES)
+
+
+def _is_web_file(path: str) -> bool:
+    low = path.replace("/", "\\").lower()
+    return any(folder in low for folder in WEB_FOLDERS)
+
+
+# --------------------------------------------------------------------------- one host
+
+
+class _HostHunt:
+    """The state of hunting one host: kept small, records are streamed and never held."""
+
+    def __init__(self, view: HostView, rules: RuleSet, progress: Progress | None) -> None:
+        self.view = view
+        self.host = view.hostname
+        self.rules = rules
+        self.progress = progress
+        self.hits: list[Hit] = []
+        self.spans: list[FileSpan] = []
+        self.inputs: list[InputFile] = []
+        self.errors: list[ErrorEntry] = list(view.errors)
+        self.builds: list[tuple[datetime | None, str]] = []
+
+    def run(self) -> HostResult:
+        logs, others = self._sort_files()
+        for log in logs:
+            self._parse(log)
+        findings = findings_from_hits(self.hits, self.host) + chain_findings(self.hits, self.host)
+        findings += self._webshells(others)  # the scanner keeps to web folders and page files itself
+        findings += self._correlate(logs, findings)
+        findings += dropped_file_findings(others, self.host, findings)
+        verdict = host_verdict(self.host, findings, coverage_of(self.spans))
+        verdict.build, verdict.cves = self._exposure()
+        return HostResult(verdict, findings, self.inputs, self.errors)
+
+    def _sort_files(self) -> tuple[list[_LogFile], list[EvidenceFile]]:
+        logs: list[_LogFile] = []
+        others: list[EvidenceFile] = []
+        try:
+            files = list(self.view.files())
+        except Exception as exc:  # an evidence source that fails mid-listing still yields a report
+            self.errors.append(ErrorEntry(self.view.root, "unreadable", f"cannot list evidence: {exc}"))
+            files = []
+        for file in files:
+            try:
+                artifact = classify(file, _head(file))
+            except OSError as exc:
+                self.errors.append(ErrorEntry(file.path, "unreadable", str(exc)))
+                continue
+            if artifact:
+                logs.append(_LogFile(file, artifact))
+            else:
+                others.append(file)
+        return logs, others
+
+    def _parse(self, log: _LogFile) -> None:
+        file, artifact = log.file, log.artifact
+        if self.progress:
+            self.progress(f"{self.host}: {artifact} {file.path}")
+        stats = ParseStats()
+        records = 0
+        try:
+            with file.open() as stream:
+                for record in parser_for(artifact)(stream, file.path, stats):
+                    records += 1
+                    self.hits.extend(self.rules.match(record))
+            digest = sha256_of(file)
+        except Exception as exc:  # parsers should not raise; a bug in one must not stop the hunt
+            self.errors.append(ErrorEntry(file.path, "damaged", f"{artifact} parser stopped: {type(exc).__name__}: {exc}"))
+            digest = None
+        self.errors.extend(stats.errors)
+        records = max(records, stats.records)
+        self.inputs.append(
+            InputFile(
+                path=file.path,
+                sha256=digest,
+                artifact=artifact,
+                records=records,
+                errors=stats.bad_lines + len(stats.errors),
+                size=file.size,
+                host=self.host,
+                origin=file.origin,
+            )
+        )
+        if artifact not in ERROR_ARTIFACTS:
+            self.spans.append(FileSpan(artifact, records, stats.first, stats.last))
+        build = stats.meta.get("exchange_build")
+        if build:
+            self.builds.append((stats.last, build))
+
+    def _webshells(self, files: list[EvidenceFile]) -> list[Finding]:
+        if not files:
+            return []
+        try:
+            from exaudit.detect.webshell import scan_files
+        except ImportError:
+            self.errors.append(ErrorEntry(self.host, "not_available", "web shell scanner not installed: web folders not scanned"))
+            return []
+        try:
+            scan = scan_files(files, self.host)
+        except Exception as exc:  # e.g. YARA rules that fail to compile: report, hunt on
+            self.errors.append(ErrorEntry(self.host, "webshell_scan", f"web shell scan failed: {exc}"))
+            return []
+        self.inputs.extend(scan.inputs)
+        self.errors.extend(scan.errors)
+        return list(scan.findings)
+
+    def _correlate(self, logs: list[_LogFile], findings: list[Finding]) -> list[Finding]:
+        indicators = attacker_indicators(findings)
+        if not indicators:
+            return []
+        tokens = indicators.tokens()
+        already = {(h.record.path, h.record.line) for h in self.hits}
+        extra: list[Hit] = []
+        for log in logs:
+            if log.artifact not in WEB_ARTIFACTS or not file_may_relate(lambda f=log.file: _chunks(f), tokens):
+                continue
+            try:
+                with log.file.open() as stream:
+                    extra.extend(correlated_hits(parser_for(log.artifact)(stream, log.file.path, ParseStats()), indicators, already))
+            except Exception as exc:
+                self.errors.append(ErrorEntry(log.file.path, "damaged", f"correlation pass stopped: {exc}"))
+        return findings_from_hits(extra, self.host)
+
+    def _exposure(self) -> tuple[str | None, list[CveStatus]]:
+        """The build the newest log reveals, judged by the knowledge base."""
+        if not self.builds:
+            return None, []
+        build = max(self.builds, key=lambda b: (b[0] is not None, b[0] or datetime.min))[1]
+        try:
+            from exaudit.kb import load_kb, parse_build
+
+            return build, load_kb().assess(parse_build(build))
+        except Exception as exc:  # an unknown build notation is data, not a crash
+            self.errors.append(ErrorEntry(self.host, "kb", f"cannot judge build {build}: {exc}"))
+            return build, []
+
+
+# --------------------------------------------------------------------------- API
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[list[HostView], list[ErrorEntry]]:
+    from exaudit.evidence import open_evidence
+
+    try:
+        return list(open_evidence(path)), []
+    except Exception as exc:  # a missing or unreadable path is reported, the other paths still run
+        return [], [ErrorEntry(str(path), "unreadable", f"cannot open evidence: {exc}")]
+
+
+def hunt_views(views: Iterable[HostView], rules: RuleSet | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Hunt already opened host views (evidence sources built by the caller)."""
+    rules = rules or RuleSet()
+    results = [_HostHunt(view, rules, progress).run() for view in views]
+    return build_document(results, [])
+
+
+def hunt(paths: Iterable[str | os.PathLike[str]], rules: RuleSet | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Hunt every host found in the given evidence paths; the canonical hunt document (JSON-ready)."""
+    rules = rules or RuleSet()
+    results: list[HostResult] = []
+    errors: list[ErrorEntry] = []
+    for path in paths:
+        views, open_errors = _open(Path(path))
+        errors.extend(open_errors)
+        results.extend(_HostHunt(view, rules, progress).run() for view in views)
+    return build_document(results, errors)
+
+
+def build_document(results: list[HostResult], errors: list[ErrorEntry]) -> dict[str, Any]:
+    findings = [f for r in results for f in r.findings]
+    findings.sort(key=lambda f: (-f.severity.rank, f.host, f.first_seen or "", f.rule))
+    return {
+        "schema": SCHEMA,
+        "kind": "hunt",
+        "hosts": to_jsonable([r.verdict for r in results]),
+        "findings": to_jsonable(findings),
+        "timeline": to_jsonable(timeline(findings)),
+        "inputs": to_jsonable([i for r in results for i in r.inputs]),
+        "errors": to_jsonable(errors + [e for r in results for e in r.errors]),
+    }
+
+
+def summary(document: dict[str, Any]) -> dict[str, Any]:
+    """Counts for the run store and the terminal: hosts per verdict, findings per severity."""
+    out: dict[str, Any] = {"hosts": len(document["hosts"]), "findings": len(document["findings"])}
+    for verdict in Verdict:
+        n = sum(1 for h in document["hosts"] if h["verdict"] == verdict.value)
+        if n:
+            out[verdict.value] = n
+    for sev in Severity:
+        n = sum(1 for f in document["findings"] if f["severity"] == sev.value)
+        if n:
+            out[sev.value] = n
+    out["errors"] = len(document["errors"])
+    return out
+
+
+def actionable(document: dict[str, Any]) -> bool:
+    """Exit code 1 when a finding above informational exists."""
+    return any(f["severity"] != Severity.INFO.value for f in document["findings"])

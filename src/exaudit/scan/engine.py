@@ -1,0 +1,294 @@
+"""The scan engine: asyncio workers, one bounded conversation per host, results streamed as they finish.
+
+Per host (docs/scan.md lists every request):
+
+1. ``GET /owa/`` on the first port that answers (https first, plain http if the TLS handshake fails), following
+   at most ``MAX_REDIRECTS`` same-origin redirects (to ``/owa/auth/logon.aspx``);
+2. if Exchange did not show itself: ``GET /EWS/Exchange.asmx`` (401 with Exchange headers);
+3. while the build is not exact: the ECP export-tool manifest, then ``/EWS/Exchange.asmx`` and
+   ``/autodiscover/autodiscover.xml`` for an ``X-OWA-Version`` header;
+4. the requested probes.
+
+Bounds: ``concurrency`` hosts in flight, ``rate`` requests per second overall, ``timeout`` per request and
+``host_timeout`` for the whole conversation with one host. Every failure ends as the target's ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from exaudit.model import ScanResult
+from exaudit.scan import exposure, probes
+from exaudit.scan.fingerprint import (
+    AUTODISCOVER_PATH,
+    EWS_PATH,
+    EXPORTTOOL_PATH,
+    OWA_PATH,
+    Clue,
+    Observation,
+    clues_from,
+    merge,
+    needs_more,
+)
+from exaudit.scan.http import MAX_BODY, FetchError, Pacer, fetch, insecure_ssl_context, new_session, tcp_accepts
+from exaudit.scan.targets import DEFAULT_PORTS, Target, TargetSpec, expand, host_for_url
+
+MAX_REDIRECTS = 5
+SILENT_KINDS = ("refused", "unreachable", "connect_timeout")  # nothing listens: a CIDR member is left out
+
+
+@dataclass
+class ScanOptions:
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    probes: tuple[str, ...] = ()
+    concurrency: int = 200
+    rate: float = 0.0  # requests per second, 0 = unbounded
+    timeout: float = 5.0  # per request
+    host_timeout: float | None = None  # whole host; default 4 x timeout
+    max_body: int = MAX_BODY
+
+    def bound(self) -> float:
+        return self.host_timeout if self.host_timeout else 4 * self.timeout
+
+
+@dataclass
+class _Host:
+    """The conversation with one host: where it answered and what it said."""
+
+    target: Target
+    session: aiohttp.ClientSession
+    pacer: Pacer
+    options: ScanOptions
+    base: str = ""
+    clues: list[Clue] = field(default_factory=list)
+    asked: set[str] = field(default_factory=set)
+    truncated: list[str] = field(default_factory=list)
+
+    async def get(self, path: str, cookie: str | None = None) -> Observation:
+        headers = {"Cookie": cookie} if cookie else None
+        observation, truncated = await fetch(
+            self.session, self.base, path, headers=headers, pacer=self.pacer, max_body=self.options.max_body
+        )
+        if truncated:
+            self.truncated.append(path)
+        return observation
+
+    async def ask(self, path: str) -> Observation | None:
+        """A fingerprinting request whose failure only means 'no clue here'."""
+        self.asked.add(path)
+        try:
+            observation = await self.get(path)
+        except FetchError:
+            return None
+        self.clues.extend(clues_from(observation))
+        return observation
+
+
+# --------------------------------------------------------------------------- one host
+
+
+async def scan_target(target: Target, session: aiohttp.ClientSession, pacer: Pacer, options: ScanOptions) -> ScanResult | None:
+    """The result for one target, or None for a CIDR member where nothing listens."""
+    host = _Host(target, session, pacer, options)
+    result = ScanResult(target=target.given)
+    try:
+        async with asyncio.timeout(options.bound()):
+            await _converse(host, result)
+    except TimeoutError:
+        result.error = f"no complete answer within the per-host time bound of {options.bound():g} s"
+    except FetchError as exc:
+        if target.member and exc.kind in SILENT_KINDS:
+            return None
+        result.error = str(exc)
+        result.reachable = exc.kind not in SILENT_KINDS
+    if target.member and not result.reachable:
+        return None
+    return result
+
+
+async def _converse(host: _Host, result: ScanResult) -> None:
+    first = await _connect(host, result)
+    await _follow_owa(host, first, result)
+    await _fingerprint(host)
+    fp = merge(host.clues)
+    if host.truncated and not fp.exchange:
+        result.error = f"response body larger than {host.options.max_body // 1024} KiB at {host.truncated[0]}; stopped reading"
+    if not fp.exchange:
+        return
+    result.exchange, result.build, result.build_precision, result.build_method = True, fp.build, fp.precision, fp.method
+    result.product = fp.product
+    result.cves = exposure.assess(fp.build, fp.product)
+    if host.options.probes:
+        result.probes, result.mitigations = await _run_probes(host, host.options.probes)
+        exposure.apply_probes(result.cves, result.probes, result.mitigations)
+
+
+async def _connect(host: _Host, result: ScanResult) -> Observation:
+    """``GET /owa/`` on the first port and scheme that answers HTTP."""
+    target = host.target
+    last: FetchError | None = None
+    for port in target.ports:
+        result.target = target.name_for(port)
+        for scheme in _schemes(target, port):
+            host.base = result.url = f"{scheme}://{host_for_url(target.host)}:{port}"
+            try:
+                observation = await host.get(OWA_PATH)
+            except FetchError as exc:
+                last = await _explain(exc, target.host, port, host.options.timeout)
+                if last.kind in ("tls", "tls_stalled"):
+                    continue  # maybe plain HTTP on this port
+                if last.kind in SILENT_KINDS:
+                    break  # next port
+                raise last from exc
+            result.reachable = True
+            host.asked.add(OWA_PATH)
+            return observation
+    assert last is not None
+    if last.kind == "tls_stalled":
+        raise FetchError("timeout", "TCP connection accepted, but no TLS handshake or HTTP answer in time (tarpit?)")
+    raise last
+
+
+async def _explain(exc: FetchError, address: str, port: int, timeout: float) -> FetchError:
+    """A connect timeout where TCP does open is a server that stalls the TLS handshake, not an empty address."""
+    if exc.kind == "connect_timeout" and await tcp_accepts(address, port, timeout):
+        return FetchError("tls_stalled", "TCP connection accepted, but the TLS handshake stalled")
+    return exc
+
+
+def _schemes(target: Target, port: int) -> tuple[str, ...]:
+    if target.scheme:
+        return (target.scheme,)
+    return ("http",) if port == 80 else ("https", "http")
+
+
+async def _follow_owa(host: _Host, observation: Observation, result: ScanResult) -> None:
+    """Follow same-origin redirects from ``/owa/`` (to the logon page); a loop becomes the error."""
+    seen = [observation.path]
+    for _ in range(MAX_REDIRECTS + 1):
+        host.clues.extend(clues_from(observation))
+        path = _same_origin_path(host.base, observation) if observation.status in (301, 302, 303, 307, 308) else None
+        if path is None:
+            return
+        if len(seen) > MAX_REDIRECTS:
+            break
+        seen.append(path)
+        try:
+            observation = await host.get(path)
+        except FetchError:
+            return
+    if not merge(host.clues).exchange:
+        result.error = f"redirect loop: more than {MAX_REDIRECTS} redirects from {OWA_PATH}"
+
+
+def _same_origin_path(base: str, observation: Observation) -> str | None:
+    location = (observation.location or "").strip()
+    if not location:
+        return None
+    if location.lower().startswith(base.lower() + "/"):
+        location = location[len(base) :]
+    elif location.startswith(("http://", "https://")):
+        default = base.rsplit(":", 1)[0]  # https://host:443 is also written https://host
+        if not (location.lower().startswith(default.lower() + "/") and base.endswith((":443", ":80"))):
+            return None  # never leave the origin the user put in scope
+        location = location[len(default) :]
+    if not location.startswith("/") or location.startswith("//"):
+        return None
+    return location
+
+
+async def _fingerprint(host: _Host) -> None:
+    if not merge(host.clues).exchange:
+        await host.ask(EWS_PATH)
+    for path in (EXPORTTOOL_PATH, EWS_PATH, AUTODISCOVER_PATH):
+        fp = merge(host.clues)
+        if not fp.exchange or not needs_more(fp):
+            return
+        if path == EXPORTTOOL_PATH and fp.product == "2010":
+            continue  # the eDiscovery export tool came with 2013
+        if path not in host.asked:
+            await host.ask(path)
+
+
+# --------------------------------------------------------------------------- probes
+
+
+async def _run_probes(host: _Host, names: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    answers: dict[tuple[str, str | None], Observation | FetchError] = {}
+
+    async def answer(path: str, cookie: str | None) -> Observation | FetchError:
+        key = (path, cookie)
+        if key not in answers:
+            answers[key] = await _twice_if_aborted(host, path, cookie)
+        return answers[key]
+
+    found: list[dict[str, Any]] = []
+    mitigations: list[dict[str, Any]] = []
+    for name in names:
+        spec = probes.PROBES[name]
+        test = await answer(spec.test_path, spec.test_cookie)
+        if spec.control_path is None:
+            found.append(probes.judge_proxylogon(test))
+            continue
+        entry, mitigation = probes.judge_mitigation(name, test, await answer(spec.control_path, None))
+        found.append(entry)
+        if mitigation:
+            mitigations.append(mitigation)
+    return found, mitigations
+
+
+async def _twice_if_aborted(host: _Host, path: str, cookie: str | None) -> Observation | FetchError:
+    """An abort is only believed when it happens twice: a stale keep-alive connection can also drop."""
+    outcome: Observation | FetchError = FetchError("error", "not sent")
+    for _ in range(2):
+        try:
+            return await host.get(path, cookie)
+        except FetchError as exc:
+            outcome = exc
+            if exc.kind != "aborted":
+                return exc
+    return outcome
+
+
+# --------------------------------------------------------------------------- many hosts
+
+
+async def scan_stream(specs: Iterable[TargetSpec], options: ScanOptions) -> AsyncIterator[ScanResult]:
+    """Results in completion order; ``concurrency`` hosts in flight; CIDR ranges expand lazily."""
+    pending: Iterator[Target] = expand(specs, options.ports)
+    queue: asyncio.Queue[ScanResult | None] = asyncio.Queue()
+    pacer = Pacer(options.rate)
+    context = insecure_ssl_context()
+
+    async def worker() -> None:
+        for target in pending:  # shared iterator: each target goes to exactly one worker
+            async with new_session(context, options.timeout) as session:
+                result = await _safe_scan(target, session, pacer, options)
+            if result is not None:
+                await queue.put(result)
+
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, options.concurrency))]
+    done = asyncio.gather(*workers)
+    done.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (item := await queue.get()) is not None:
+            yield item
+        await done
+    finally:
+        for task in workers:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await done
+
+
+async def _safe_scan(target: Target, session: aiohttp.ClientSession, pacer: Pacer, options: ScanOptions) -> ScanResult | None:
+    try:
+        return await scan_target(target, session, pacer, options)
+    except Exception as exc:  # a bug must cost one target, not the run
+        return ScanResult(target=target.given, error=f"internal error: {type(exc).__name__}: {exc}")
