@@ -101,20 +101,18 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
         console.print(f"  - {escape(reason)}")
     mine = [f for f in findings if f["host"] == host["host"]]
     if mine:
-        table = Table(title=f"findings on {escape(host['host'])} (strongest first)", show_lines=False)
-        for col in ("severity", "stage", "rule", "title", "first seen", "count", "evidence"):
-            table.add_column(col, overflow="fold")
+        table = Table(title=f"findings on {escape(host['host'])} (strongest first)")
+        table.add_column("severity", no_wrap=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("title", ratio=3)
+        table.add_column("first seen", no_wrap=True)
+        table.add_column("count", justify="right")
+        table.add_column("indicators", ratio=2, overflow="fold")
         for f in mine[:40]:
             sev = f["severity"]
-            table.add_row(
-                f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
-                f["stage"],
-                escape(f["rule"]),
-                escape(f["title"]),
-                f["first_seen"] or "-",
-                str(f["count"]),
-                escape(_short(f["evidence"])),
-            )
+            ind = f["indicators"]
+            shown = ", ".join((ind["ips"][:2] + ind["files"][:1] + ind["urls"][:1]))
+            table.add_row(f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f["rule"]), escape(f["title"]), f["first_seen"] or "-", str(f["count"]), escape(_short(shown, 90)))
         console.print(table)
         if len(mine) > 40:
             console.print(f"  ... {len(mine) - 40} more finding(s) (see --format json)")

@@ -118,8 +118,10 @@ def _print_table(details: BuildInfo, statuses: list[CveStatus], base: KnowledgeB
     console.print(f"CU: {escape(details.cu or 'unknown')}   SU: {escape(su)}   released: {released}")
     console.print(f"support: {escape(details.support)}")
     table = Table(title=f"exposure by build (knowledge base of {escape(base.data_date)})", show_lines=False)
-    for column in ("CVE", "name", "status", "reason", "install"):
-        table.add_column(column, overflow="fold")
+    for column in ("CVE", "name", "status"):
+        table.add_column(column, no_wrap=True)
+    for column in ("reason", "install"):
+        table.add_column(column, overflow="fold", ratio=1)
     for status in statuses:
         meta = base.cve(status.cve)
         table.add_row(

@@ -8,7 +8,7 @@ import typer
 
 from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import DB_OPTION, OUTPUT_OPTION, emit, fail, stderr
-from exaudit.cli.report import load_documents
+from exaudit.cli.report import FROM_OPTION, LANG_OPTION, RUNS_ARGUMENT, load_documents
 from exaudit.render.letters import AUDIENCES, render_letter
 from exaudit.render.view import build_view
 
@@ -18,10 +18,10 @@ def register(app: typer.Typer) -> None:
 
 
 def notify(
-    runs: list[str] = typer.Argument(None, help="Run ids or unique prefixes (default: the latest scan and the latest hunt)."),
+    runs: list[str] = RUNS_ARGUMENT,
     audience: str = typer.Option(..., "--audience", "-a", help=f"Who the letter is for: {', '.join(AUDIENCES)}."),
-    lang: str = typer.Option("en", "--lang", "-l", help="en or fr."),
-    files: list[Path] = typer.Option(None, "--from", help="Use this scan/hunt JSON document (repeatable) instead of stored runs."),
+    lang: str = LANG_OPTION,
+    files: list[Path] = FROM_OPTION,
     db: str = DB_OPTION,
     output: Path = OUTPUT_OPTION,
 ) -> None:

@@ -15,6 +15,9 @@ from exaudit.render.view import build_view
 from exaudit.store import StoreError
 
 DEFAULT_KINDS = ("scan", "hunt")
+RUNS_ARGUMENT = typer.Argument(None, help="Run ids or unique prefixes (default: the latest scan and the latest hunt).")
+FROM_OPTION = typer.Option(None, "--from", help="Read this scan/hunt JSON document (repeatable) instead of stored runs.")
+LANG_OPTION = typer.Option("en", "--lang", "-l", help="en or fr.")
 
 
 def register(app: typer.Typer) -> None:
@@ -53,11 +56,11 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def report(
-    runs: list[str] = typer.Argument(None, help="Run ids or unique prefixes (default: the latest scan and the latest hunt)."),
+    runs: list[str] = RUNS_ARGUMENT,
     fmt: str = typer.Option("html", "--format", "-f", help=f"One of: {', '.join(FORMATS)}."),
-    lang: str = typer.Option("en", "--lang", "-l", help="en or fr."),
+    lang: str = LANG_OPTION,
     tlp: str = typer.Option("amber", "--tlp", help=f"Sharing label (TLP 2.0): {', '.join(TLP_LEVELS)}."),
-    files: list[Path] = typer.Option(None, "--from", help="Render this scan/hunt JSON document (repeatable) instead of stored runs."),
+    files: list[Path] = FROM_OPTION,
     db: str = DB_OPTION,
     output: Path = OUTPUT_OPTION,
 ) -> None:

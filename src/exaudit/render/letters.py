@@ -21,7 +21,7 @@ from exaudit.model import Severity, Verdict, iso, utc_now
 from exaudit.render.i18n import check_lang, text
 from exaudit.render.templating import md_env
 from exaudit.render.text import Raw, defang, fence
-from exaudit.render.view import HostView, ReportView, build_view
+from exaudit.render.view import HostView, ReportView, build_view, time_key
 
 AUDIENCES = ("partners", "clients", "regulator")
 _EXPORT = re.compile(r"(?i)New-MailboxExportRequest|MailboxExport|\.pst\b")
@@ -59,10 +59,10 @@ def letter_facts(view: ReportView) -> LetterFacts:
     facts.affected = [h for h in ranked if h.verdict in (Verdict.COMPROMISED, Verdict.EXPLOITED)]
     facts.attempted = [h for h in ranked if h.verdict == Verdict.ATTEMPTED]
     seen = [f for f in view.findings if f.first_seen]
-    facts.first_attempt = min((f.first_seen for f in seen if f.first_seen), default=None)
-    facts.first_success = min((f.first_seen for f in seen if f.first_seen and f.stage != "attempt"), default=None)
-    facts.last_activity = max((t for f in seen if (t := f.last_seen or f.first_seen)), default=None)
-    facts.last_success = max((t for f in seen if f.stage != "attempt" and (t := f.last_seen or f.first_seen)), default=None)
+    facts.first_attempt = min((f.first_seen for f in seen if f.first_seen), key=time_key, default=None)
+    facts.first_success = min((f.first_seen for f in seen if f.first_seen and f.stage != "attempt"), key=time_key, default=None)
+    facts.last_activity = max((t for f in seen if (t := f.last_seen or f.first_seen)), key=time_key, default=None)
+    facts.last_success = max((t for f in seen if f.stage != "attempt" and (t := f.last_seen or f.first_seen)), key=time_key, default=None)
     facts.cves = sorted({c for f in view.findings if f.stage != "attempt" for c in f.cves})
     serious = [f for f in view.findings if f.stage != "attempt" or f.severity.rank >= Severity.HIGH.rank]
     facts.what = list(dict.fromkeys(f.title for f in serious))[:8]

@@ -11,6 +11,7 @@ the canonical JSON renderer never builds a view.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -226,8 +227,8 @@ def build_view(documents: list[dict[str, Any]], masked: bool = True) -> ReportVi
             view.other_targets += _add_scan(hosts, doc)
         elif doc.get("kind") in HUNT_KINDS:
             _add_hunt(view, hosts, doc)
-    view.findings.sort(key=lambda f: (-f.severity.rank, f.first_seen or "", f.host, f.rule))
-    view.timeline.sort(key=lambda e: (e.time, e.host))
+    view.findings.sort(key=lambda f: (-f.severity.rank, time_key(f.first_seen), f.host, f.rule))
+    view.timeline.sort(key=lambda e: (time_key(e.time), e.host))
     hashes = {i.path: i.sha256 for i in view.inputs if i.sha256}
     for host in hosts.values():
         host.findings = [f for f in view.findings if f.host == host.name]
@@ -304,6 +305,14 @@ def _add_hunt(view: ReportView, hosts: dict[str, HostView], doc: dict[str, Any])
             view.timeline.append(event)
     view.inputs += [InputFile(**_known(InputFile, i)) for i in doc.get("inputs", [])]
     view.errors += [ErrorEntry(**_known(ErrorEntry, e)) for e in doc.get("errors", [])]
+
+
+def time_key(text: str | None) -> datetime:
+    """Sort key for ISO 8601 strings that may differ in precision or offset notation (unparsable last)."""
+    parsed = parse_iso_safe(text)
+    if parsed is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_iso_safe(text: str | None) -> Any:

@@ -114,7 +114,11 @@ async def scan_target(target: Target, session: aiohttp.ClientSession, pacer: Pac
 
 async def _converse(host: _Host, result: ScanResult) -> None:
     first = await _connect(host, result)
-    await _follow_owa(host, first, result)
+    host.clues.extend(clues_from(first))
+    if needs_more(merge(host.clues)) and _redirects_to_logon(host, first):
+        await host.ask(EXPORTTOOL_PATH)  # usually exact: then the logon page adds nothing and is skipped
+    if needs_more(merge(host.clues)):
+        await _follow_owa(host, first, result)
     await _fingerprint(host)
     fp = merge(host.clues)
     if host.truncated and not fp.exchange:
@@ -171,8 +175,9 @@ def _schemes(target: Target, port: int) -> tuple[str, ...]:
 async def _follow_owa(host: _Host, observation: Observation, result: ScanResult) -> None:
     """Follow same-origin redirects from ``/owa/`` (to the logon page); a loop becomes the error."""
     seen = [observation.path]
-    for _ in range(MAX_REDIRECTS + 1):
-        host.clues.extend(clues_from(observation))
+    for hop in range(MAX_REDIRECTS + 1):
+        if hop:
+            host.clues.extend(clues_from(observation))
         path = _same_origin_path(host.base, observation) if observation.status in (301, 302, 303, 307, 308) else None
         if path is None:
             return
@@ -185,6 +190,12 @@ async def _follow_owa(host: _Host, observation: Observation, result: ScanResult)
             return
     if not merge(host.clues).exchange:
         result.error = f"redirect loop: more than {MAX_REDIRECTS} redirects from {OWA_PATH}"
+
+
+def _redirects_to_logon(host: _Host, observation: Observation) -> bool:
+    """``/owa/`` answered with a redirect to the OWA logon form, as Exchange 2013+ does (2010 too: then 404)."""
+    path = _same_origin_path(host.base, observation) if observation.status in (301, 302, 303, 307, 308) else None
+    return path is not None and path.lower().startswith("/owa/auth/logon.aspx")
 
 
 def _same_origin_path(base: str, observation: Observation) -> str | None:

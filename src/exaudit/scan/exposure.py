@@ -8,6 +8,7 @@ in the reason, but never turns a build-based ``vulnerable`` or ``possibly_vulner
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import Any
 
@@ -34,14 +35,20 @@ def assess(build: str | None, product: str | None) -> list[CveStatus]:
     if build is None:
         reason = "Exchange detected but no build was visible without authentication; check the server itself"
         return [CveStatus(cve, Status.UNKNOWN, reason) for cve in cve_ids()]
+    # probes rewrite reasons in place: every result gets its own copies of the cached decision
+    return [dataclasses.replace(status) for status in _assess_build(build, product)]
+
+
+@lru_cache(maxsize=4096)
+def _assess_build(build: str, product: str | None) -> tuple[CveStatus, ...]:
+    """The KB decision, once per distinct build (a sweep sees the same few dozen builds thousands of times)."""
     from exaudit.kb import BuildError, parse_build
 
     try:
-        statuses = list(_kb().assess(parse_build(build)))
+        return tuple(_kb().assess(parse_build(build)))
     except BuildError as exc:
         reason = f"build {build} ({product or 'unknown product'}) is not in the knowledge base: {exc}"
-        return [CveStatus(cve, Status.UNKNOWN, reason) for cve in cve_ids()]
-    return statuses
+        return tuple(CveStatus(cve, Status.UNKNOWN, reason) for cve in cve_ids())
 
 
 def apply_probes(cves: list[CveStatus], probes: list[dict[str, Any]], mitigations: list[dict[str, Any]]) -> None:
