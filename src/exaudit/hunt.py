@@ -13,6 +13,7 @@ Test-ProxyLogon checks, which this covers and extends).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -29,10 +30,9 @@ from exaudit.detect.proxylogon import chain_findings
 from exaudit.detect.verdict import host_verdict
 from exaudit.evidence.base import EvidenceFile, HostView
 from exaudit.model import SCHEMA, CveStatus, ErrorEntry, Finding, HostVerdict, InputFile, Severity, Verdict, to_jsonable
-from exaudit.parsers import HEAD_BYTES, ERROR_ARTIFACTS, ParseStats, classify, parser_for
+from exaudit.parsers import ERROR_ARTIFACTS, HEAD_BYTES, ParseStats, classify, parser_for
 
 CHUNK = 1 << 20
-WEB_FOLDERS = ("\\inetpub\\wwwroot\\", "\\frontend\\httpproxy\\", "\\clientaccess\\")
 Progress = Callable[[str], None]
 
 
@@ -69,11 +69,6 @@ def sha256_of(file: EvidenceFile) -> str:
 def _head(file: EvidenceFile) -> bytes:
     with file.open() as stream:
         return stream.read(HEAD_BYTES)
-
-
-def _is_web_file(path: str) -> bool:
-    low = path.replace("/", "\\").lower()
-    return any(folder in low for folder in WEB_FOLDERS)
 
 
 # --------------------------------------------------------------------------- one host
@@ -185,7 +180,7 @@ class _HostHunt:
         already = {(h.record.path, h.record.line) for h in self.hits}
         extra: list[Hit] = []
         for log in logs:
-            if log.artifact not in WEB_ARTIFACTS or not file_may_relate(lambda f=log.file: _chunks(f), tokens):
+            if log.artifact not in WEB_ARTIFACTS or not file_may_relate(functools.partial(_chunks, log.file), tokens):
                 continue
             try:
                 with log.file.open() as stream:
@@ -269,5 +264,11 @@ def summary(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def actionable(document: dict[str, Any]) -> bool:
-    """Exit code 1 when a finding above informational exists."""
-    return any(f["severity"] != Severity.INFO.value for f in document["findings"])
+    """Exit code 1: a host verdict other than no_evidence, or a finding of medium severity or more.
+
+    Low and informational findings alone (a scanner's probe, an administrator's export) are listed but
+    are not something to act on, as for ``exaudit webshells``.
+    """
+    if any(h["verdict"] != Verdict.NO_EVIDENCE.value for h in document["hosts"]):
+        return True
+    return any(Severity(f["severity"]).rank >= Severity.MEDIUM.rank for f in document["findings"])

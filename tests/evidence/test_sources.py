@@ -14,6 +14,7 @@ import pytest
 
 from exaudit.evidence import EvidenceError, HashingReader, Limits, open_evidence, sha256_file
 from exaudit.evidence.base import HostView
+from exaudit.parsers import ParseStats, parser_for
 
 HTTPPROXY_LINE = (
     b"#Software: Microsoft Exchange Server\r\n#Log-type: HttpProxy Logs\r\n#Fields: DateTime,UrlStem\r\n2021-03-03T01:02:03.000Z,/owa/\r\n"
@@ -173,8 +174,8 @@ def test_zip_inside_a_host_tree_is_expanded(tmp_path: Path) -> None:
 def test_traversal_and_absolute_members_are_refused_and_recorded(tmp_path: Path) -> None:
     members = {"../../etc/evil.log": b"x", "/abs/evil.log": b"x", "C:/win/evil.log": b"x", "ok/V15/Logging/HttpProxy/Owa/a.LOG": b"x"}
     view = only(open_evidence(make_zip(tmp_path / "EX.zip", members)))
-    assert paths_of(view) == {f"{EXCHANGE}\\Logging\\HttpProxy\\Owa\\a.LOG"}
-    assert sorted(e.kind for e in view.errors) == ["unsafe_path"] * 3
+    assert paths_of(view) == paths_of(view) == {f"{EXCHANGE}\\Logging\\HttpProxy\\Owa\\a.LOG"}
+    assert sorted(e.kind for e in view.errors) == ["unsafe_path"] * 3  # listed twice, reported once
 
 
 def test_zip_bomb_members_are_refused_by_ratio_and_size(tmp_path: Path) -> None:
@@ -204,7 +205,7 @@ def test_symlink_loop_and_escape_do_not_hang(tmp_path: Path) -> None:
     (drive / "inetpub" / "outside").symlink_to(tmp_path)
     (drive / "inetpub" / "secret.log").symlink_to("/etc/hostname")
     view = only(open_evidence(drive))
-    assert paths_of(view) == {"C:\\inetpub\\logs\\LogFiles\\W3SVC1\\u_ex1.log"}
+    assert paths_of(view) == paths_of(view) == {"C:\\inetpub\\logs\\LogFiles\\W3SVC1\\u_ex1.log"}
     kinds = sorted(e.kind for e in view.errors)
     assert kinds == ["symlink_loop", "symlink_outside", "symlink_outside"]
 
@@ -258,3 +259,46 @@ def test_corpus_opened_as_a_loose_host(corpus: Path) -> None:
         "psh_lsass_memory_dump_comsvcs.zip",
         "psh_lsass_memory_dump_comsvcs.zip!psh_lsass_memory_dump_comsvcs_2020-10-18T19500924.json",
     ]
+
+
+def test_velociraptor_truncated_uploads_and_collector_errors_are_recorded(tmp_path: Path) -> None:
+    uploads = [
+        {
+            "_Components": ["uploads", "auto", "C:", "inetpub", "logs", "LogFiles", "W3SVC1", "u_ex1.log"],
+            "file_size": 900,
+            "uploaded_size": 100,
+        },
+        {"_Components": ["uploads", "ntfs", "\\\\.\\C:", "Windows", "x.evtx"], "file_size": 10, "uploaded_size": 10},
+        {"_Components": ["uploads", "ntfs", "\\\\.\\C:", "$Extend", "$UsnJrnl:$J"], "file_size": 4096, "uploaded_size": 2, "Type": "idx"},
+    ]
+    log = [
+        {"level": "ERROR", "message": "upload: C:\\Windows\\System32\\config\\SAM: Access is denied.\n"},
+        {"level": "INFO", "message": "ok"},
+    ]
+    members = {
+        "uploads.json": "\n".join(json.dumps(r) for r in uploads).encode(),
+        "log.json": "\n".join(json.dumps(r) for r in log).encode(),
+    }
+    members["uploads/auto/C%3A/inetpub/logs/LogFiles/W3SVC1/u_ex1.log"] = b"x" * 100
+    view = only(open_evidence(make_zip(tmp_path / "Collection-EX14-2021-03-05.zip", members)))
+    assert view.hostname == "EX14"
+    assert [(e.kind, e.where) for e in view.errors] == [
+        ("truncated", "C:\\inetpub\\logs\\LogFiles\\W3SVC1\\u_ex1.log"),
+        ("collection_error", str(tmp_path / "Collection-EX14-2021-03-05.zip")),
+    ]
+    assert "Access is denied" in view.errors[1].message
+
+
+def test_member_lying_about_its_size_never_yields_more_than_declared(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "liar.zip", {"inetpub/logs/LogFiles/W3SVC1/u_ex1.log": b"2021-03-03 00:00:00 GET /\n" * 4000})
+    data = bytearray(archive.read_bytes())
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    data[local + 22 : local + 26] = (100).to_bytes(4, "little")  # declared uncompressed size
+    data[central + 24 : central + 28] = (100).to_bytes(4, "little")
+    archive.write_bytes(bytes(data))
+    (file,) = only(open_evidence(archive)).files()
+    assert file.size == 100
+    stats = ParseStats()
+    with file.open() as stream:
+        records = list(parser_for("iis")(stream, file.path, stats))
+    assert len(records) <= 4 and [e.kind for e in stats.errors] == ["damaged"]  # CRC mismatch, not 100 KB

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exaudit.lab import Endpoint, Lab, ServerSpec
+from exaudit.lab import Endpoint, Lab, LabError, ServerSpec
 
 NMAP_COOKIE = "X-AnonResource=true; X-AnonResource-Backend=localhost/ecp/default.flt?~3; X-BEResource=localhost/owa/auth/logon.aspx?~3;"
 EXPORTTOOL = "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application"
@@ -240,3 +240,29 @@ def test_certificate_is_cached(tmp_path: Path) -> None:
     content = first.read_bytes()
     assert certificate_file(tmp_path).read_bytes() == content
     assert b"PRIVATE KEY" in content and b"CERTIFICATE" in content
+
+
+def test_pipelined_requests_are_answered_in_order(lab: Lab) -> None:
+    ep = endpoint(lab, "e2016")
+    raw = socket.create_connection((ep.host, ep.port), timeout=5)
+    with TLS.wrap_socket(raw, server_hostname=ep.host) as tls:
+        request = "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n"
+        tls.sendall((request.format("/owa/", ep.host) + request.format("/nothing-here", ep.host)).encode())
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"</html>\r\n"):
+            chunk = tls.recv(65536)
+            assert chunk
+            received += chunk
+    statuses = [line.split(b" ")[1] for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    assert statuses == [b"302", b"404"]
+
+
+def test_absolute_form_target(lab: Lab) -> None:
+    ep = endpoint(lab, "e2016")
+    assert fetch(ep, f"https://{ep.host}:{ep.port}/owa/auth/logon.aspx").status == 200
+
+
+def test_a_taken_address_is_a_clear_error(lab: Lab) -> None:
+    taken = endpoint(lab, "e2016")
+    with pytest.raises(LabError, match="cannot listen on"), Lab([ServerSpec()], first_address=taken.host, port=taken.port):
+        pass

@@ -33,9 +33,9 @@ def test_farm_is_deterministic_and_mixed() -> None:
 
 def test_addresses_roll_over_octets_and_stay_on_loopback() -> None:
     assert loopback_addresses("127.0.10.254", 3) == ["127.0.10.254", "127.0.11.1", "127.0.11.2"]
-    with pytest.raises(LabError, match="outside 127.0.0.0/8"):
+    with pytest.raises(LabError, match=r"outside 127\.0\.0\.0/8"):
         loopback_addresses("127.255.255.253", 3)
-    with pytest.raises(LabError, match="outside 127.0.0.0/8"):
+    with pytest.raises(LabError, match=r"outside 127\.0\.0\.0/8"):
         Lab([ServerSpec()], first_address="192.168.1.10")
 
 
@@ -85,12 +85,15 @@ def test_a_farm_of_hundreds_starts_and_answers(tmp_path: Path) -> None:
     assert {r.address for r in requests} == {ep.host for ep in exchange}
 
 
-def test_cli_serves_for_a_duration(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_serves_for_a_duration(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    targets = tmp_path / "targets.txt"
     code = main(["lab", "serve", "--build", "15.1.2176.2", "--hostile", "tarpit", "--first", "127.0.94.1", "--port", "0",
-                 "--duration", "0.1", "--delay", "200ms", "--no-tls"])  # fmt: skip
+                 "--duration", "0.1", "--delay", "200ms", "--no-tls", "--targets", str(targets)])  # fmt: skip
     out = capsys.readouterr().out
     assert code == OK
     assert "127.0.94.1" in out and "15.1.2176.2" in out and "tarpit" in out and "Exchange 2016" in out
+    urls = targets.read_text().split()
+    assert len(urls) == 2 and urls[0].startswith("http://127.0.94.1:") and urls[1].startswith("http://127.0.94.2:")
 
 
 def test_cli_refuses_addresses_outside_loopback(capsys: pytest.CaptureFixture[str]) -> None:

@@ -104,20 +104,16 @@ def test_reset_sends_rst(lab: Lab) -> None:
 
 
 def test_slow_headers_never_finish(lab: Lab) -> None:
+    received = bytearray()
     with send_get(endpoint(lab, "slow_headers")) as sock:
-        sock.settimeout(0.3)
-        received = bytearray()
-        try:
-            while True:
-                chunk = sock.recv(1024)
-                if not chunk:
-                    break
-                received += chunk
-        except TimeoutError:
-            pass
-    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+        sock.settimeout(0.5)
+        while len(received) < 40:  # 17 bytes of status line, then one header byte per drip
+            chunk = sock.recv(1024)
+            assert chunk, "the server closed"
+            assert len(chunk) < 100, "headers were sent at once, not dripped"
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\nX-Slow-0000: a")
     assert b"\r\n\r\n" not in received
-    assert len(received) < 17 + 200  # dripped, not sent
 
 
 def test_plain_sites_are_not_exchange(lab: Lab) -> None:
@@ -140,3 +136,22 @@ def test_malformed_request_is_refused_and_flagged(lab: Lab) -> None:
         assert sock.recv(1024).startswith(b"HTTP/1.1 400 Bad Request")
     bad = [r for r in lab.requests if r.address == ep.host and r.outcome == "bad"]
     assert bad and bad[-1].flagged
+
+
+def test_idle_connections_are_closed() -> None:
+    with Lab([ServerSpec(tls=False)], first_address="127.0.92.201", port=0, idle_timeout=0.2) as lab:
+        ep = lab.endpoints[0]
+        with socket.create_connection((ep.host, ep.port), timeout=5) as sock:
+            assert sock.recv(1) == b""  # closed by the server after the idle timeout (IIS connectionTimeout)
+
+
+def test_request_bodies_are_not_buffered_and_the_method_is_refused(lab: Lab) -> None:
+    ep = endpoint(lab, "plain_iis")
+    with socket.create_connection((ep.host, ep.port), timeout=5) as sock:
+        sock.sendall(b"POST /owa/auth.owa HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 405 Method Not Allowed") and b"Connection: close" in received
+    posted = [r for r in lab.requests if r.address == ep.host and r.method == "POST"]
+    assert posted and posted[-1].flagged and posted[-1].status == 405

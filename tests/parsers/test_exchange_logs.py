@@ -73,7 +73,7 @@ def test_httpproxy_header_less_excerpt_uses_default_columns() -> None:
 
 def test_import_csv_style_header_first_and_repeated() -> None:
     header = "DateTime,UrlStem,AnchorMailbox,HttpStatus"
-    data = f"{header}\n#Software: Microsoft Exchange Server\n2021-03-03T01:00:00Z,/owa/,Sid~x,200\n"
+    data = f"{header}\n#Software: Microsoft Exchange Server\n#Fields: {header}\n2021-03-03T01:00:00Z,/owa/,Sid~x,200\n"
     data += f"{header}\n2021-03-03T02:00:00Z,/ecp/,Sid~y,302\n"
     records, stats = parse(data.encode(), "httpproxy")
     assert [r.get("UrlStem") for r in records] == ["/owa/", "/ecp/"] and stats.bad_lines == 0

@@ -80,12 +80,43 @@ def test_encodings_bom_utf16_nul_and_mixed_line_endings() -> None:
     assert record.fields["cs-uri-stem"] == "/owa/auth/x\ufffd.js"
 
 
+class Forward(io.RawIOBase):
+    """A pipe-like stream: no seek, no peek (a socket, a decompressor)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self._inner.read(min(len(buffer), 7))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._inner.readline(-1 if size is None else size)
+
+
+def test_forward_only_streams_with_bom_and_short_first_line() -> None:
+    for data in (b"\xef\xbb\xbf" + (HEADER + LINE).encode(), (HEADER + LINE).encode("utf-16"), b"#\n" + (HEADER + LINE).encode()):
+        stats = ParseStats()
+        (record,) = parser_for("iis")(Forward(data), "x", stats)  # type: ignore[arg-type]
+        assert record.fields["cs-uri-stem"] == "/owa/auth/x.js" and stats.bad_lines == 0
+
+
 def test_huge_line_is_skipped_in_bounded_chunks() -> None:
     data = (HEADER + LINE).encode() + b"A" * (30 << 20) + b"\n" + LINE.encode()
     records, stats = parse(data)
     assert len(records) == 2 and stats.bad_lines == 1
     assert records[1].line == 7  # the skipped line kept its number
     assert len(records[0].raw) < 3000
+
+
+def test_huge_utf16_line_is_counted_once() -> None:
+    text = HEADER + LINE + "A" * (3 << 20) + "\n" + LINE
+    records, stats = parse(text.encode("utf-16"))
+    assert [r.line for r in records] == [5, 7] and stats.bad_lines == 1
 
 
 def test_header_only_file_is_reported_empty() -> None:

@@ -127,7 +127,21 @@ def hunt_document() -> dict[str, Any]:
         attack=["T1003.001"],
         first_seen="2021-03-03T02:00:00Z",
         source=SourceRef(r"C:\Windows\System32\winevt\Logs\Security.evtx", 4711),
-        evidence=f"rundll32 C:\\windows\\system32\\comsvcs.dll MiniDump 624 C:\\ProgramData\\lsass.dmp full && 7z.exe a -p{PASSWORD} out.7z",
+        evidence=r"rundll32 C:\windows\system32\comsvcs.dll MiniDump 624 C:\ProgramData\lsass.dmp full && 7z.exe a -p"
+        + PASSWORD
+        + " out.7z",
+        indicators=Indicators(files=[r"C:\Windows\System32\rundll32.exe", r"C:\ProgramData\lsass.dmp"]),
+        stage="post",
+    ).finalize()
+    # what the hunt reports but does not count in a verdict: a routine admin export, days before the attack
+    export = Finding(
+        rule="mailbox-export-request",
+        title="Mailbox export request",
+        host="EX01",
+        severity=Severity.INFO,
+        confidence="low",
+        first_seen="2021-02-20T10:00:00Z",
+        evidence="New-MailboxExportRequest -Mailbox ceo -FilePath \\\\backup\\pst\\ceo.pst",
         stage="post",
     ).finalize()
     formulas = Finding(
@@ -147,7 +161,7 @@ def hunt_document() -> dict[str, Any]:
         ),
         stage="attempt",
     ).finalize()
-    findings = [ssrf, shell, dump, formulas]
+    findings = [ssrf, shell, dump, formulas, export]
     hosts = [
         HostVerdict(
             host="EX01",
@@ -159,7 +173,8 @@ def hunt_document() -> dict[str, Any]:
                          gaps=[{"from": "2021-02-01T00:00:00Z", "to": "2021-02-03T00:00:00Z"}]),
             ],
         ),
-        HostVerdict(host="EX03", verdict=Verdict.ATTEMPTED, coverage=[Coverage("iis", 1, 10, "2021-08-23T00:00:00Z", "2021-08-24T00:00:00Z", 1.0)]),
+        HostVerdict(host="EX03", verdict=Verdict.ATTEMPTED,
+                    coverage=[Coverage("iis", 1, 10, "2021-08-23T00:00:00Z", "2021-08-24T00:00:00Z", 1.0)]),
     ]  # fmt: skip
     timeline = [
         TimelineEvent("2021-03-02T23:50:11Z", "EX01", "proxylogon-ssrf", "POST /ecp/y.js " + SCRIPT, ssrf.source, ssrf.id),

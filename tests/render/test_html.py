@@ -101,6 +101,7 @@ def test_remediation_plan_names_the_actions(documents: list[dict[str, Any]]) -> 
     assert "CVE-2021-26855: fixed in 15.1.2176.9 (Mar21SU, KB5000871)" in ex01
     assert "EOMT" in ex01 and "ProxyShell: Microsoft published no mitigation" in ex01
     assert r"C:\inetpub\wwwroot\aspnet_client\supp0rt.aspx" in ex01
+    assert r"C:\ProgramData\lsass.dmp" in ex01 and "rundll32.exe" not in ex01  # never advise removing a system file
     assert "krbtgt" in ex01  # LSASS dump: credentials to reset
     assert "httpproxy logs cover only 6.0 days" in ex01
     assert "The build was not checked" in plan[plan.index("EX03") :]

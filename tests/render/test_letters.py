@@ -41,6 +41,12 @@ def test_regulator_letter_follows_article_33(documents: list[dict[str, Any]]) ->
     assert "72 heures" in fr and "CNIL" in fr and "DORA" in fr
 
 
+def test_informational_findings_are_not_stated_as_facts(documents: list[dict[str, Any]]) -> None:
+    letter = render_letter(documents, "partners", "en")
+    assert "2021-02-20T10:00:00Z" not in letter  # the routine export is not "the first successful step"
+    assert "exported the contents of mailboxes" not in letter and "Mailbox export request" not in letter
+
+
 def test_partner_letter_gives_blockable_indicators_defanged(documents: list[dict[str, Any]]) -> None:
     letter = render_letter(documents, "partners", "en")
     block = letter[letter.index("```text") : letter.rindex("```")]

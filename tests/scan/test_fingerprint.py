@@ -8,7 +8,7 @@ from exaudit.model import Precision
 from exaudit.scan.fingerprint import EXPORTTOOL_PATH, Observation, clues_from, merge, product_of
 
 LOGON_2019 = (
-    b'<!DOCTYPE html><html><head><title>Outlook</title>'
+    b"<!DOCTYPE html><html><head><title>Outlook</title>"
     b'<link rel="shortcut icon" href="/owa/auth/15.2.858/themes/resources/favicon.ico" type="image/x-icon">'
     b'<form action="/owa/auth.owa" method="POST" name="logonForm"></form></head></html>'
 )

@@ -97,3 +97,17 @@ def test_output_file(lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "scan.json"
     assert main(["scan", *targets(lab, 1), "--format", "json", "-o", str(out), "--no-store", "--timeout", "1"]) == 1
     assert json.loads(out.read_text())["results"][0]["product"] == "SE"
+
+
+def test_nmap_xml_targets_with_rate_and_concurrency(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hosts = "".join(
+        f'<host><address addr="{e.host}" addrtype="ipv4"/><ports><port protocol="tcp" portid="{e.port}">'
+        f'<state state="open"/></port></ports></host>'
+        for e in lab.endpoints[:2]
+    )
+    nmap = tmp_path / "nmap.xml"
+    nmap.write_text(f'<?xml version="1.0"?><nmaprun scanner="nmap">{hosts}</nmaprun>')
+    code = main(["scan", f"@{nmap}", "--format", "json", "--no-store", "--rate", "50", "--concurrency", "1", "--timeout", "1"])
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert code == 1
+    assert [(r["target"], r["product"]) for r in results] == [(targets(lab, 0)[0], "2016"), (targets(lab, 1)[0], "SE")]

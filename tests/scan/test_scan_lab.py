@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -69,9 +70,17 @@ def cve(result: ScanResult, name: str) -> tuple[Status, str]:
         ("se", "SE", "15.2.2562.17", Precision.EXACT, "x-owa-version header"),
     ],
 )
-def test_products_builds_and_precision(probed: dict[str, ScanResult], name: str, product: str, build: str, precision: Precision, method: str) -> None:
+def test_products_builds_and_precision(
+    probed: dict[str, ScanResult], name: str, product: str, build: str, precision: Precision, method: str
+) -> None:
     result = probed[name]
-    assert (result.reachable, result.exchange, result.product, result.build, result.build_precision) == (True, True, product, build, precision)
+    assert (result.reachable, result.exchange, result.product, result.build, result.build_precision) == (
+        True,
+        True,
+        product,
+        build,
+        precision,
+    )
     assert (result.build_method or "").startswith(method)
     assert result.error is None
     assert len(result.cves) >= 20 and len({c.cve for c in result.cves}) == len(result.cves)
@@ -85,7 +94,13 @@ def test_plain_http_fallback_and_url(lab: Lab, probed: dict[str, ScanResult]) ->
 def test_not_exchange_has_no_cves(probed: dict[str, ScanResult]) -> None:
     for name in ("plain-iis", "plain-nginx"):
         result = probed[name]
-        assert (result.reachable, result.exchange, result.build_precision, result.cves, result.error) == (True, False, Precision.NONE, [], None)
+        assert (result.reachable, result.exchange, result.build_precision, result.cves, result.error) == (
+            True,
+            False,
+            Precision.NONE,
+            [],
+            None,
+        )
 
 
 def test_exposure_by_precision(probed: dict[str, ScanResult]) -> None:
@@ -151,7 +166,12 @@ def test_only_documented_get_requests_without_probes(lab: Lab) -> None:
     seen = lab.requests
     assert seen and {r.method for r in seen} == {"GET"}
     assert {r.address for r in seen} == {lab.endpoints[NAMES.index(n)].host for n in names}
-    assert {r.path for r in seen} <= {OWA_PATH, "/owa/auth/logon.aspx", EXPORTTOOL_PATH, EWS_PATH, AUTODISCOVER_PATH}
+    documented = {OWA_PATH, "/owa/auth/logon.aspx", EXPORTTOOL_PATH, EWS_PATH, AUTODISCOVER_PATH}
+    versioned = re.compile(r"^/ecp/15\.\d+\.\d+\.\d+/exporttool/microsoft\.exchange\.ediscovery\.exporttool\.application$")
+    assert {r.path for r in seen if not versioned.match(r.path)} <= documented
+    # the versioned ECP folders are only tried for the CU-only server, and only that CU's builds
+    assert {r.address for r in seen if versioned.match(r.path)} == {lab.endpoints[0].host}
+    assert all(r.path.startswith("/ecp/15.1.2176.") for r in seen if versioned.match(r.path))
     assert not any(r.header("Cookie") for r in seen)  # no probe unless asked
 
 

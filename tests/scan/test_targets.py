@@ -139,3 +139,21 @@ def test_bad_scope_file(tmp_path: Path) -> None:
     scope_file.write_text("# nothing\n")
     with pytest.raises(TargetError, match="lists no ranges"):
         read_scope(scope_file)
+
+
+def test_connect_time_resolution_stays_in_scope() -> None:
+    import asyncio
+    import ipaddress as ip
+
+    from exaudit.scan.http import ScopedResolver
+
+    async def resolve(scope: str) -> list[str]:
+        resolver = ScopedResolver([ip.ip_network(scope)])
+        try:
+            return [r["host"] for r in await resolver.resolve("localhost", 443)]
+        finally:
+            await resolver.close()
+
+    assert asyncio.run(resolve("127.0.0.0/8")) == ["127.0.0.1"]
+    with pytest.raises(OSError, match="outside the scope"):
+        asyncio.run(resolve("10.0.0.0/8"))

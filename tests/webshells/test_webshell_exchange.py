@@ -93,3 +93,14 @@ def test_own_walker_records_broken_links_and_does_not_follow_folder_links(tmp_pa
     paths = [f.path for f in webshell.walk_folder(tmp_path, errors)]
     assert paths == ["a/x.aspx"]
     assert [(e.where, e.kind) for e in errors] == [("a/gone.aspx", "unreadable")]
+
+
+def test_a_failing_evidence_file_is_recorded_and_the_run_goes_on() -> None:
+    def broken() -> io.BytesIO:
+        raise ValueError("bad zip member")
+
+    bad = webshell.EvidenceFile(path="site/bad.aspx", origin="x.zip!bad.aspx", size=10, mtime=None, opener=broken)
+    good = memory_file("site/ok.aspx", b'<%@ Page Language="Jscript"%><%eval(Request.Item["a"],"unsafe");%>')
+    result = scan_files([bad, good], "h")
+    assert [(e.where, e.kind) for e in result.errors] == [("site/bad.aspx", "damaged")]
+    assert [f.source.path for f in result.findings] == ["site/ok.aspx"]

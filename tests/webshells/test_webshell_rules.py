@@ -67,3 +67,16 @@ def test_packaged_rules_compile_with_the_yara_command_line_syntax() -> None:
     # The bench runs the same files through the yara CLI; meta and modifiers must stay plain YARA 4.
     rules = compile_rules(None)
     assert {r.identifier for r in rules} >= {"exaudit_china_chopper_jscript_eval", "exaudit_exchange_oab_vd_script"}
+
+
+def test_compiled_rules_are_cached_on_disk_and_reloaded(tmp_path, monkeypatch) -> None:
+    from exaudit.detect import webshell_rules
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    webshell_rules._compiled.cache_clear()
+    first = compile_rules(None)
+    (cached,) = (tmp_path / "exaudit").glob("yara-*.yarc")
+    webshell_rules._compiled.cache_clear()
+    again = compile_rules(None)  # loaded from the .yarc file this time
+    assert {r.identifier for r in again} == {r.identifier for r in first}
+    assert cached.stat().st_size > 0

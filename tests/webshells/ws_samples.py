@@ -52,6 +52,16 @@ SHELLS: dict[str, bytes] = {
         b' else if (cmd == "FORWARD") { } else if (cmd == "READ") { } else if (cmd == "DISCONNECT") { } }\n'
         b" public bool IsReusable { get { return false; } } }\n"
     ),
+    # Neo-reGeorg-style tunnel: sockets kept in Application state, commands decoded from the body
+    "neo_tunnel.aspx": (
+        b'<%@ Page Language="C#" EnableSessionState="True"%><%@ Import Namespace="System.Net.Sockets" %><%\n'
+        b"byte[] buff = new byte[Request.ContentLength]; Request.InputStream.Read(buff, 0, buff.Length);\n"
+        b"string cmd = Decode(buff); string mark = Mark(buff);\n"
+        b'if (cmd == "CONNECT") { Socket t = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);'
+        b" t.Connect(Target(buff)); Application.Add(mark, t); }\n"
+        b'else if (cmd == "FORWARD") { ((Socket)Application[mark]).Send(Body(buff)); }\n'
+        b'else if (cmd == "READ") { var s2 = (Socket)Application[mark]; } %>'
+    ),
     # Command runner with a renamed process variable and text-box input
     "runner.aspx": (
         b'<%@ Page Language="C#" %><script runat="server">void Go(object s, EventArgs e) {'
@@ -64,6 +74,17 @@ SHELLS: dict[str, bytes] = {
         b'<%@ Page Language="JScript" %><% var s = System.Text.Encoding.UTF8.GetString(System.Convert.FromBase64String("'
         + base64.b64encode(b'eval(Request.Item["a"],"unsafe");')
         + b'")); %>'
+    ),
+    # Classic ASP variants that hide the request behind session state, reversal, Chr() decoding or an XOR loop
+    "asp_session.asp": b'<%If Request("q1")<>"" Then Session("q1")=Request("q1")\r\nIf Session("q1")<>"" Then Execute Session("q1")%>',
+    "asp_reverse.asp": b"<% v = Request(Chr(113)) : ExecuteGlobal(StrReverse(v)) %>",
+    "asp_decode.asp": (
+        b'<%\r\nExecute(dec("%80%90%70"))\r\nFunction dec(t) : p = Split(t, "%") : For i = 1 To UBound(p)'
+        b" : dec = dec & Chr(p(i) - 3) : Next : End Function\r\n%>"
+    ),
+    "asp_xor.asp": (
+        b"<%\r\nn = Request.TotalBytes : b = Request.BinaryRead(n)\r\nFor i = 1 To n : c = c & Chr(AscB(MidB(b, i, 1)) Xor 7) : Next\r\n"
+        b"Execute(c)\r\n%>"
     ),
     # WScript.Shell through Server.CreateObject in classic ASP
     "wsh.asp": b'<% Set o = Server.CreateObject("WScript.Shell") : Response.Write o.Exec("cmd /c " & Request("c")).StdOut.ReadAll() %>',
@@ -113,6 +134,36 @@ BENIGN: dict[str, bytes] = {
         b' c.Open(); var cmd = new SqlCommand("SELECT Name FROM Products WHERE Id = @id", c);'
         b' cmd.Parameters.AddWithValue("@id", Request.QueryString["id"]);'
         b" grid.DataSource = cmd.ExecuteReader(); grid.DataBind(); } }\n</script>"
+    ),
+    # A backup page: runs a fixed tool, reads its output, writes into App_Data
+    "backup.aspx": (
+        b'<%@ Page Language="C#" %><script runat="server">\nvoid Backup_Click(object s, EventArgs e) {'
+        b' var psi = new System.Diagnostics.ProcessStartInfo("sqlcmd.exe", "-S . -Q \\"BACKUP DATABASE shop TO DISK=\'shop.bak\'\\"");'
+        b" psi.UseShellExecute = false; psi.RedirectStandardOutput = true;"
+        b" using (var p = System.Diagnostics.Process.Start(psi)) { log.Text = p.StandardOutput.ReadToEnd(); }"
+        b' foreach (var f in System.IO.Directory.GetFiles(Server.MapPath("~/App_Data/backups"))) {'
+        b" if (System.IO.File.GetCreationTime(f) < DateTime.Now.AddDays(-30)) System.IO.File.Delete(f); } }\n</script>"
+    ),
+    # A maintenance handler that checks a key from configuration and clears a cache folder
+    "maintenance.ashx": (
+        b'<%@ WebHandler Language="C#" Class="Maintenance" %>\nusing System; using System.IO; using System.Web;\n'
+        b"public class Maintenance : IHttpHandler { public void ProcessRequest(HttpContext context) {"
+        b' string key = System.Configuration.ConfigurationManager.AppSettings["MaintenanceKey"];'
+        b' if (context.Request.QueryString["key"] != key) { context.Response.StatusCode = 403; return; }'
+        b' foreach (var f in Directory.GetFiles(context.Server.MapPath("~/App_Data/cache"))) File.Delete(f);'
+        b' context.Response.Write("ok"); } public bool IsReusable { get { return false; } } }\n'
+    ),
+    # Classic ASP include dispatcher and browser-sniffing client script
+    "default.asp": (
+        b'<%\nDim page : page = Request.QueryString("p")\n'
+        b'If page = "news" Then Server.Execute("news.asp") Else Server.Execute("home.asp")\n%>'
+        b'<script type="text/javascript">// browser sniffing for old IE\nvar isIE = navigator.userAgent.indexOf("MSIE") > -1;</script>'
+    ),
+    # A VB page that builds a CSV line with Chr() and lists reports
+    "export.aspx": (
+        b'<%@ Page Language="VB" %><script runat="server">\nSub Export_Click(s As Object, e As EventArgs)\n'
+        b'  Dim line As String = Chr(34) & "Name" & Chr(34) & "," & Chr(34) & "Total" & Chr(34) & vbCrLf\n'
+        b'  Response.ContentType = "text/csv" : Response.Write(line)\nEnd Sub\n</script>'
     ),
     # A JScript.NET page that uses eval only on a constant expression
     "calc.aspx": b'<%@ Page Language="JScript" %><% Response.Write(Math.round(3.7)); %>',

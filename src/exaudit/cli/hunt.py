@@ -1,6 +1,7 @@
 """``exaudit hunt PATH…``: was the server compromised? Verdict per host, findings, coverage.
 
-Exit codes: 0 no finding above informational, 1 findings, 2 usage error (missing path, unknown
+Exit codes: 0 nothing to act on (verdict no_evidence everywhere, no finding above low), 1 findings,
+2 usage error (missing path, unknown
 format), 3 the run could not be completed (no evidence could be opened or no file could be read,
 store unavailable). ``--format json`` prints the canonical hunt document; ``jsonl`` one finding a line.
 """
@@ -19,9 +20,16 @@ from rich.table import Table
 
 from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import DB_OPTION, NO_STORE_OPTION, OUTPUT_OPTION, dump_json, emit, fail, open_store, stderr
-from exaudit.hunt import actionable, hunt as run_hunt, summary
+from exaudit.hunt import actionable, summary
+from exaudit.hunt import hunt as run_hunt
 
 FORMATS = ("table", "json", "jsonl")
+PATHS_ARGUMENT = typer.Argument(
+    ..., help="Evidence: mounted drive, Exchange install folder, KAPE/Velociraptor collection, zip, loose logs."
+)
+PATHS_ARGUMENT = typer.Argument(
+    ..., help="Evidence: mounted drive, Exchange install folder, KAPE/Velociraptor collection, zip, loose logs."
+)
 _VERDICT_STYLE = {"compromised": "bold red", "exploited": "red", "attempted": "yellow", "no_evidence": "green"}
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -31,12 +39,16 @@ def register(app: typer.Typer) -> None:
 
 
 def hunt(
-    paths: list[Path] = typer.Argument(..., help="Evidence: mounted drive, Exchange install folder, KAPE/Velociraptor collection, zip, loose logs."),
+    paths: list[Path] = PATHS_ARGUMENT,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or jsonl (one finding a line)."),
     output: Path = OUTPUT_OPTION,
     db: str = DB_OPTION,
     no_store: bool = NO_STORE_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on standard error."),
+    workers: int = typer.Option(
+        None, "--workers", "-w", help="Processes, one host at a time each (default: one per core when several paths)."
+    ),
+    cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://HOST:8786) or local[:N]; see docs/cluster.md."),
 ) -> None:
     """Hunt Exchange evidence for ProxyLogon, ProxyShell, ProxyNotShell, OWASSRF, CVE-2020-0688 and what followed."""
     if fmt not in FORMATS:
@@ -47,7 +59,7 @@ def hunt(
     store = None if no_store else open_store(db)
     run = store.begin_run("hunt", [str(p) for p in paths]) if store else None
     progress = None if quiet or not sys.stderr.isatty() else (lambda text: stderr.print(escape(text[:150]), end="\r", highlight=False))
-    document = run_hunt(paths, progress=progress)
+    document = _run(paths, workers, cluster, progress)
     counts = summary(document)
     if store and run:
         store.finish_run(run, document, counts)
@@ -59,6 +71,19 @@ def hunt(
     else:
         _render(document, counts, output)
     raise typer.Exit(_exit_code(document))
+
+
+def _run(paths: list[Path], workers: int | None, cluster: str | None, progress: Any) -> dict[str, Any]:
+    """In this process for one path; hosts spread over processes or a cluster otherwise (same document)."""
+    if not cluster and (workers == 1 or (workers is None and len(paths) == 1)):
+        return run_hunt(paths, progress=progress)
+    from exaudit.engine import EngineError, distributed_hunt, get_executor
+
+    try:
+        with get_executor(cluster, workers) as executor:
+            return distributed_hunt(paths, executor, progress=progress)
+    except EngineError as exc:
+        fail(str(exc), FAILED)
 
 
 def _exit_code(document: dict[str, Any]) -> int:
@@ -75,7 +100,9 @@ def _render(document: dict[str, Any], counts: dict[str, Any], output: Path | Non
     handle = output.open("w", encoding="utf-8") if output else None
     console = Console(file=handle, highlight=False, width=160 if handle else None)
     try:
-        console.print(f"[bold]exaudit hunt[/] - {counts['hosts']} host(s), {counts['findings']} finding(s), {counts['errors']} error(s); times UTC")
+        console.print(
+            f"[bold]exaudit hunt[/] - {counts['hosts']} host(s), {counts['findings']} finding(s), {counts['errors']} error(s); times UTC"
+        )
         for host in document["hosts"]:
             _render_host(console, host, document["findings"])
         if document["errors"]:
@@ -95,7 +122,11 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
     console.print(f"\n[bold]{escape(host['host'])}[/]: [{style}]{verdict.upper().replace('_', ' ')}[/]")
     if host.get("build"):
         vulnerable = [c["cve"] for c in host.get("cves", []) if c["status"] == "vulnerable"]
-        note = f", vulnerable to {len(vulnerable)} known CVE(s): {', '.join(vulnerable[:6])}{' ...' if len(vulnerable) > 6 else ''}" if vulnerable else ""
+        note = (
+            f", vulnerable to {len(vulnerable)} known CVE(s): {', '.join(vulnerable[:6])}{' ...' if len(vulnerable) > 6 else ''}"
+            if vulnerable
+            else ""
+        )
         console.print(f"  Exchange build seen in the logs: {escape(host['build'])}{note}")
     for reason in host["reasons"]:
         console.print(f"  - {escape(reason)}")
@@ -111,8 +142,15 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
         for f in mine[:40]:
             sev = f["severity"]
             ind = f["indicators"]
-            shown = ", ".join((ind["ips"][:2] + ind["files"][:1] + ind["urls"][:1]))
-            table.add_row(f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f["rule"]), escape(f["title"]), f["first_seen"] or "-", str(f["count"]), escape(_short(shown, 90)))
+            shown = ", ".join(ind["ips"][:2] + ind["files"][:1] + ind["urls"][:1])
+            table.add_row(
+                f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
+                escape(f["rule"]),
+                escape(f["title"]),
+                f["first_seen"] or "-",
+                str(f["count"]),
+                escape(_short(shown, 90)),
+            )
         console.print(table)
         if len(mine) > 40:
             console.print(f"  ... {len(mine) - 40} more finding(s) (see --format json)")
@@ -125,7 +163,9 @@ def _render_coverage(console: Console, host: dict[str, Any]) -> None:
         table.add_column(col)
     for cov in host["coverage"]:
         gaps = ", ".join(f"{g['from']}..{g['to']}" for g in cov["gaps"][:3]) + (" ..." if len(cov["gaps"]) > 3 else "")
-        table.add_row(cov["artifact"], str(cov["files"]), str(cov["records"]), cov["first"] or "-", cov["last"] or "-", str(cov["days"]), gaps or "-")
+        table.add_row(
+            cov["artifact"], str(cov["files"]), str(cov["records"]), cov["first"] or "-", cov["last"] or "-", str(cov["days"]), gaps or "-"
+        )
     if host["coverage"]:
         console.print(table)
     else:

@@ -103,6 +103,7 @@ def _print_table(lab: Lab) -> None:
 
 _BUILD_OPTION = typer.Option([], "--build", "-b", help="Serve an Exchange server at this 4-part build (repeatable).")
 _CONFIG_OPTION = typer.Option(None, "--config", help="YAML file with a 'servers' list of server options.")
+_TARGETS_OPTION = typer.Option(None, "--targets", help="Also write every server's base URL to this file, one per line.")
 _HOSTILE_OPTION = typer.Option([], "--hostile", help=f"Add a hostile server: {', '.join(HOSTILE_KINDS)} (repeatable).")
 
 
@@ -120,6 +121,7 @@ def serve(
     delay: str = typer.Option("0", "--delay", help="Added to every answer, e.g. 200ms."),
     no_tls: bool = typer.Option(False, "--no-tls", help="Plain HTTP instead of HTTPS."),
     duration: float = typer.Option(None, "--duration", help="Stop after this many seconds (default: until Ctrl-C)."),
+    targets: Path = _TARGETS_OPTION,
 ) -> None:
     """Serve emulated Exchange front ends on loopback addresses and print where each listens."""
     cfg = _load_config(config) if config else {}
@@ -145,6 +147,12 @@ def serve(
     except (LabError, ValueError) as exc:
         fail(escape(str(exc)), FAILED)
     _print_table(lab)
+    if targets is not None:
+        try:
+            targets.write_text("".join(f"{endpoint.url}\n" for endpoint in lab.endpoints), encoding="utf-8")
+        except OSError as exc:
+            lab.stop()
+            fail(f"cannot write {escape(str(targets))}: {escape(str(exc))}", FAILED)
     until = f"for {duration:g} s" if duration else "until Ctrl-C"
     Console(stderr=True).print(f"serving {len(lab.endpoints)} server(s) {until}; every request is recorded in memory")
     lab.serve_forever(duration)

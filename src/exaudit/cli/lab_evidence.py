@@ -14,10 +14,12 @@ from exaudit.cli.common import fail
 from exaudit.cli.lab import lab_app
 from exaudit.lab.evidence import LAYOUTS, SCENARIO_NAMES, EvidenceError, generate
 
+OUTDIR_ARGUMENT = typer.Argument(..., help="Folder to write into (one evidence folder or zip per host, truth.json beside them).")
+
 
 @lab_app.command("evidence")
 def evidence(
-    outdir: Path = typer.Argument(..., help="Folder to write into (one evidence folder or zip per host, truth.json beside them)."),
+    outdir: Path = OUTDIR_ARGUMENT,
     scenario: str = typer.Option("proxylogon", "--scenario", "-s", help=f"One of: {', '.join(SCENARIO_NAMES)}."),
     seed: int = typer.Option(1, "--seed", help="Random seed: same seed, same evidence."),
     days: int = typer.Option(30, "--days", help="Days of logs per host."),

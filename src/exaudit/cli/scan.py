@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from exaudit.cli import ACT, OK
+from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import DB_OPTION, NO_STORE_OPTION, OUTPUT_OPTION, dump_json, emit, fail, open_store, stderr
 from exaudit.model import RunInfo, ScanResult
 from exaudit.scan import ProbeError, TargetError, TargetSpec, scan_iter
 from exaudit.scan.output import actionable, csv_text, document, jsonl_line, table
-from exaudit.scan.probes import PROBES
+from exaudit.scan.probes import PROBES, probe_names
 from exaudit.store import Store
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -57,22 +57,34 @@ def scan_command(
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     specs = _prepare(targets, port, scope)
+    try:
+        probe_names(probe)
+    except ProbeError as exc:
+        fail(str(exc))
+    _check_kb()
     store = None if no_store else open_store(db)
     run = store.begin_run("scan", _argv(targets, port, probe, fmt)) if store else None
     sink = _Sink(fmt, output, store, run, total=sum(s.count() for s in specs))
     try:
         results = asyncio.run(
             sink.consume(
-                scan_iter(specs, ports=port, probes=probe, concurrency=concurrency, rate=rate, timeout=timeout, host_timeout=host_timeout)
+                scan_iter(
+                    specs,
+                    ports=port,
+                    probes=probe,
+                    concurrency=concurrency,
+                    rate=rate,
+                    scope=scope,
+                    timeout=timeout,
+                    host_timeout=host_timeout,
+                )
             )
         )
-    except ProbeError as exc:
-        fail(str(exc))
     except KeyboardInterrupt:
         results = sink.results
         if store and run:
             store.finish_run(run, document(results), _summary(results), status="failed")
-        fail(f"interrupted after {len(results)} results (kept in the store)", 3)
+        fail(f"interrupted after {len(results)} results (kept in the store)", FAILED)
     results.sort(key=_order(specs))
     if store and run:
         store.finish_run(run, document(results), _summary(results))
@@ -87,6 +99,16 @@ def _prepare(targets: list[str], ports: list[int], scope: Path | None) -> list[T
         return prepare(targets, ports, scope)
     except TargetError as exc:
         fail(str(exc))
+
+
+def _check_kb() -> None:
+    """A broken knowledge-base override (``$EXAUDIT_KB_DIR``) stops the run before any packet is sent."""
+    from exaudit.kb import KbError, load_kb
+
+    try:
+        load_kb()
+    except KbError as exc:
+        fail(f"knowledge base unavailable: {exc}", FAILED)
 
 
 def _argv(targets: list[str], ports: list[int], probes: list[str], fmt: str) -> list[str]:

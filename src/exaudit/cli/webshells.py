@@ -129,20 +129,15 @@ def _summary(doc: dict[str, Any]) -> dict[str, int]:
 
 
 def _table(doc: dict[str, Any], output: Path | None) -> None:
+    several_hosts = len(doc["hosts"]) > 1
     table = Table(title="exaudit webshells (times UTC)")
-    for column in ("severity", "host", "path", "rule", "title", "modified", "sha256"):
+    columns = ["severity", *(["host"] if several_hosts else []), "path", "rule / reason", "modified"]
+    for column in columns:
         table.add_column(column, overflow="fold")
     for f in doc["findings"]:
-        details = f.get("details", {})
-        table.add_row(
-            f["severity"],
-            escape(f["host"]),
-            escape(f["source"]["path"]),
-            escape(f["rule"]),
-            escape(f["title"]),
-            escape(f.get("first_seen") or ""),
-            escape(str(details.get("sha256", ""))[:16]),
-        )
+        row = [f["severity"], *([escape(f["host"])] if several_hosts else [])]
+        row += [escape(f["source"]["path"]), escape(f"{f['rule']}: {f['title']}"), escape(f.get("first_seen") or "")]
+        table.add_row(*row)
     console = Console(file=output.open("w", encoding="utf-8") if output else None, width=200 if output else None)
     console.print(table)
     s = _summary(doc)

@@ -79,7 +79,11 @@ def dropped_file_findings(files: Iterable[EvidenceFile], host: str, findings: li
         if _LSASS_DUMP.search(low):
             magic = _head(file) == b"MDMP"
             why = "file named like an LSASS dump" + (" with a minidump header (MDMP)" if magic else " (no minidump header seen)")
-            out.append(_finding(file, host, "dropped-lsass-dump", "LSASS memory dump on disk", Severity.CRITICAL, "high" if magic else "medium", why))
+            out.append(
+                _finding(
+                    file, host, "dropped-lsass-dump", "LSASS memory dump on disk", Severity.CRITICAL, "high" if magic else "medium", why
+                )
+            )
             continue
         if not _ARCHIVE.search(name):
             continue

@@ -40,6 +40,7 @@ from exaudit.parsers.base import Record
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 STAGES = ("attempt", "exploit", "persistence", "post")
+LINE_ARTIFACTS = frozenset({"iis", "httpproxy", "ecp_server", "ecp_activity", "oabgen", "rps_http", "rps_cmdlet", "local_powershell"})
 EVIDENCE_CHARS = 600  # excerpt length kept in a finding
 MAX_INDICATORS = 25  # per kind and finding: enough to act on, bounded for hostile input
 
@@ -68,16 +69,34 @@ class RecordView:
         value = self.record.fields.get(name)
         if value is not None:
             return value
+        return self._case_insensitive(name)
+
+    def _case_insensitive(self, name: str) -> str:
         if self._lower is None:
             self._lower = {k.lower(): v for k, v in self.record.fields.items() if v is not None}
         return self._lower.get(name.lower(), "")
 
     def first(self, names: tuple[str, ...]) -> str:
+        """The first non-empty of several names: exact names first (cheap), then ignoring case."""
+        fields = self.record.fields
         for name in names:
-            value = self.get(name)
+            value = self.get(name) if name[0] == "_" else fields.get(name)
+            if value:
+                return value
+        if any(name in fields for name in names):
+            return ""  # present but empty
+        for name in names:
+            value = self._case_insensitive(name)
             if value:
                 return value
         return ""
+
+    def prefilter_text(self) -> str:
+        """Lower-cased text for keyword tests: a log line's raw text holds all its fields (cheap);
+        an event's raw is a compact rendering, so events use every field value."""
+        if self.record.raw and self.record.artifact in LINE_ARTIFACTS:
+            return self.record.raw.lower()
+        return self.text().lower()
 
     def text(self) -> str:
         if self._text is None:
@@ -287,35 +306,50 @@ class Hit:
     group: str = ""
 
 
+@dataclass
+class _ArtifactRules:
+    always: list[Rule]  # rules without keywords: every record is evaluated
+    by_keyword: dict[str, list[Rule]]
+
+
+def _index(rules: list[Rule]) -> _ArtifactRules:
+    by_keyword: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for keyword in rule.keywords:
+            by_keyword.setdefault(keyword, []).append(rule)
+    return _ArtifactRules([r for r in rules if not r.keywords], by_keyword)
+
+
 class RuleSet:
-    """Rules indexed by artifact, with a cheap keyword pre-filter before any condition runs."""
+    """Rules indexed by artifact. Bytes first: a record is tested for each distinct rule keyword with a
+    plain substring search (C speed; a regex alternation was ten times slower), and only rules with a
+    keyword present (or with none) evaluate their conditions."""
 
     def __init__(self, rules: Iterable[Rule] | None = None) -> None:
         self.rules = tuple(load_rules() if rules is None else rules)
-        self.by_artifact: dict[str, list[Rule]] = {}
+        grouped: dict[str, list[Rule]] = {}
         for rule in self.rules:
             for art in rule.artifacts:
-                self.by_artifact.setdefault(art, []).append(rule)
+                grouped.setdefault(art, []).append(rule)
+        self.by_artifact = {art: _index(rules) for art, rules in grouped.items()}
 
     def artifacts(self) -> set[str]:
         return set(self.by_artifact)
 
+    def candidates(self, view: RecordView, index: _ArtifactRules) -> list[Rule]:
+        rules = list(index.always)
+        text = view.prefilter_text()
+        for keyword, keyed in index.by_keyword.items():
+            if keyword in text:
+                rules.extend(r for r in keyed if r not in rules)
+        return rules
+
     def match(self, record: Record) -> list[Hit]:
-        rules = self.by_artifact.get(record.artifact)
-        if not rules:
+        index = self.by_artifact.get(record.artifact)
+        if index is None:
             return []
         view = RecordView(record)
-        lowered: str | None = None
-        hits: list[Hit] = []
-        for rule in rules:
-            if rule.keywords:
-                if lowered is None:
-                    lowered = view.text().lower()
-                if not any(k in lowered for k in rule.keywords):
-                    continue
-            if rule.condition(view):
-                hits.append(make_hit(rule, view))
-        return hits
+        return [make_hit(rule, view) for rule in self.candidates(view, index) if rule.condition(view)]
 
 
 def make_hit(rule: Rule, view: RecordView) -> Hit:

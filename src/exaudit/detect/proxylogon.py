@@ -60,9 +60,12 @@ def _succeeded(hit: Hit, step: str) -> bool:
 def chain_findings(hits: Iterable[Hit], host: str) -> list[Finding]:
     """One finding per client address that sent ServerInfo~ anchors: the furthest step that worked."""
     chains: dict[str, _Chain] = {}
+    seen: set[tuple[str, int]] = set()
     for hit in hits:
-        if hit.rule.id not in CHAIN_RULES:
-            continue
+        key = (hit.record.path, hit.record.line)
+        if hit.rule.id not in CHAIN_RULES or key in seen:
+            continue  # one row can match two rules (the reset row is also an SSRF anchor)
+        seen.add(key)
         view = RecordView(hit.record)
         step = _step_of(view.get("AnchorMailbox"))
         if step is None:

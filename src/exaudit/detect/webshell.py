@@ -189,6 +189,9 @@ def _scan_one(ef: EvidenceFile, ctx: _Context) -> tuple[Finding | None, InputFil
     except yara.Error as exc:
         record.errors = 1
         return None, record, [ErrorEntry(ef.path, "unreadable", f"YARA could not scan: {exc}")]
+    except Exception as exc:  # a damaged archive member or an evidence-source bug must not stop the run
+        record.errors = 1
+        return None, record, [ErrorEntry(ef.path, "damaged", f"cannot read: {type(exc).__name__}: {exc}")]
     record.sha256, record.size, record.records = read.sha256, read.size, 1
     return _finding(ef, read, ctx), record, []
 

@@ -48,7 +48,9 @@ _FOLDERS: list[tuple[str, re.Pattern[str]]] = [
 # own material and public incident write-ups name as Exchange files; a name missing here gives a medium
 # finding, never a critical one, so an incomplete list costs a review, not a false "compromised".
 EXCHANGE_OWN_PAGES: dict[str, frozenset[str]] = {
-    "owa_auth": frozenset({"logon.aspx", "logoff.aspx", "errorfe.aspx", "expiredpassword.aspx", "frowny.aspx", "signout.aspx"}),
+    "owa_auth": frozenset(
+        {"logon.aspx", "logoff.aspx", "errorfe.aspx", "expiredpassword.aspx", "frowny.aspx", "signout.aspx", "redirsuiteserviceproxy.aspx"}
+    ),
     "ecp_auth": frozenset({"timeoutlogoff.aspx"}),
     "owa_auth_current": frozenset(),  # static resources only (themes, scripts)
     "owa_auth_version": frozenset(),  # static resources only

@@ -28,7 +28,7 @@ import yara
 from exaudit.model import Severity
 
 RULES_DIR = Path(__file__).resolve().parent / "yara"
-STRONG_CAPABILITIES = frozenset({"exec", "shell_ui", "obfuscation", "auth_gate", "sql_console"})
+STRONG_CAPABILITIES = frozenset({"shell_exec", "shell_ui", "obfuscation", "auth_gate", "sql_console"})
 MATCH_TIMEOUT_S = 60
 
 
@@ -121,9 +121,17 @@ def _compiled(digest: str, sources: tuple[tuple[str, str], ...], folder: str) ->
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
         rules.save(str(tmp))
         tmp.replace(cached)
+        _prune(cached.parent)
     except OSError:
         pass  # no writable cache: compile again next time
     return rules
+
+
+def _prune(folder: Path, keep: int = 16) -> None:
+    """Edited rules leave old compiled files behind; keep the most recent few."""
+    files = sorted(folder.glob("yara-*.yarc"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _severity(value: object, default: Severity = Severity.MEDIUM) -> Severity:

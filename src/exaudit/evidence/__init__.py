@@ -14,15 +14,14 @@ References:
 from __future__ import annotations
 
 import functools
-import json
 import os
 import platform
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from exaudit.evidence import paths
+from exaudit.evidence import paths, velociraptor
 from exaudit.evidence.base import EvidenceFile, HostView
 from exaudit.evidence.hashing import HashingReader, sha256_file, sha256_stream
 from exaudit.evidence.tree import DirTree, Entry, Limits, ZipTree, is_zip, open_readonly
@@ -78,7 +77,7 @@ def discover(tree: Tree, root: str, depth: int = 0) -> list[HostView]:
     hosts: list[HostView] = []
     for name, is_dir in sorted(tree.listdir(()).items()):
         if is_dir:
-            sub = root_layout(tree, (name,))
+            sub = root_layout(tree, (name,)) or _loose_host(tree, name)
             if sub:
                 hosts.append(make_host(tree, (name,), sub, root))
         elif name.lower().endswith(".zip") and depth < 2:
@@ -116,6 +115,14 @@ def root_layout(tree: Tree, prefix: tuple[str, ...]) -> str | None:
     return None
 
 
+def _loose_host(tree: Tree, name: str) -> str | None:
+    """A host folder holding Exchange or IIS folders (``EX01/V15``, ``EX01/W3SVC1``) in a folder of hosts."""
+    if paths.is_anchor_name(name) or paths.drive_letter(name):
+        return None
+    inside = tree.listdir((name,))
+    return LOOSE if any(is_dir and paths.is_host_content(child) for child, is_dir in inside.items()) else None
+
+
 def _looks_like_drive(tree: Tree, parts: tuple[str, ...]) -> bool:
     inside = {n.lower() for n in tree.listdir(parts)}
     return bool(inside & paths.WINDOWS_TOP) or any("exchange" in n for n in inside)
@@ -124,9 +131,23 @@ def _looks_like_drive(tree: Tree, parts: tuple[str, ...]) -> bool:
 # --------------------------------------------------------------------------- host views
 
 
+class UniqueErrors(list[ErrorEntry]):
+    """``HostView.errors``: listing the files twice must not report each problem twice."""
+
+    def append(self, entry: ErrorEntry) -> None:
+        if entry not in self:
+            super().append(entry)
+
+    def extend(self, entries: Iterable[ErrorEntry]) -> None:
+        for entry in entries:
+            self.append(entry)
+
+
 def make_host(tree: Tree, prefix: tuple[str, ...], layout: str, root: str) -> HostView:
     view = HostView(hostname=_hostname(tree, prefix, layout), root=root, kind=layout)
-    view.errors.extend(tree.errors)
+    view.errors = UniqueErrors(tree.errors)
+    if layout == VELOCIRAPTOR:
+        view.errors.extend(velociraptor.collection_errors(tree, prefix, root))
     view._lister = lambda: _files(tree, prefix, layout, view)
     return view
 
@@ -191,7 +212,7 @@ def _single_file(path: Path, limits: Limits) -> HostView:
 
 def _hostname(tree: Tree, prefix: tuple[str, ...], layout: str) -> str:
     if layout == VELOCIRAPTOR:
-        name = _velociraptor_hostname(tree, prefix)
+        name = velociraptor.hostname(tree, prefix)
         if name:
             return name
     label = prefix[-1] if prefix else tree.label
@@ -204,22 +225,6 @@ def _hostname(tree: Tree, prefix: tuple[str, ...], layout: str) -> str:
             return platform.node() or label
         return _folder_hostname(tree.root)
     return label
-
-
-def _velociraptor_hostname(tree: Tree, prefix: tuple[str, ...]) -> str | None:
-    data = tree.read_small((*prefix, "client_info.json"))
-    if not data:
-        return None
-    try:
-        info = json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
-        return None
-    if not isinstance(info, dict):
-        return None
-    for key in ("Hostname", "hostname", "Fqdn", "fqdn"):
-        if isinstance(info.get(key), str) and info[key].strip():
-            return str(info[key]).strip()
-    return None
 
 
 def _folder_hostname(folder: Path) -> str:

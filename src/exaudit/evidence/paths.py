@@ -82,6 +82,12 @@ def anchored_path(chain: list[str]) -> str | None:
     return None
 
 
+def is_host_content(name: str) -> bool:
+    """Folders that, directly inside a folder, make it one server's evidence."""
+    lower = name.lower()
+    return lower in ("v15", "v14", "exchange server", "httpproxy", "oabgeneratorlog", "cmdletinfra", "inetpub") or bool(_W3SVC.match(lower))
+
+
 ANCHOR_NAMES = frozenset({"v15", "v14", "logging", "httpproxy", "oabgeneratorlog", "cmdletinfra", "inetpub", "logfiles", "logs"})
 
 

@@ -293,12 +293,13 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float | None:
 # Per-process caches: one ZipFile per archive (central directory read once), one spool per nested zip.
 _LOCK = threading.RLock()
 _SPOOL_DIR: list[str] = []
-_ARCHIVES: dict[tuple[str, tuple[str, ...]], zipfile.ZipFile] = {}
+_ARCHIVES: dict[tuple[str, tuple[str, ...], int, int], zipfile.ZipFile] = {}
 MAX_OPEN_ARCHIVES = 32
 
 
 def open_archive(archive: str, chain: tuple[str, ...] = ()) -> zipfile.ZipFile:
-    key = (archive, chain)
+    info = os.stat(archive)
+    key = (archive, chain, info.st_mtime_ns, info.st_size)  # a replaced archive is not served stale
     with _LOCK:
         cached = _ARCHIVES.get(key)
         if cached is not None:

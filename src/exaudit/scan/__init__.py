@@ -77,7 +77,9 @@ async def scan_iter(
 ) -> AsyncIterator[ScanResult]:
     """Scan and yield each target's result as soon as it is complete."""
     options = _options(ports, probes, concurrency, rate, timeout, host_timeout)
-    async for result in scan_stream(prepare(targets, ports, scope), options):
+    specs = prepare(targets, ports, scope)
+    options.scope = read_scope(scope) if scope is not None else None
+    async for result in scan_stream(specs, options):
         yield result
 
 

@@ -20,10 +20,11 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from exaudit.model import ScanResult
+from exaudit.model import Precision, ScanResult
 from exaudit.scan import exposure, probes
 from exaudit.scan.fingerprint import (
     AUTODISCOVER_PATH,
@@ -35,11 +36,13 @@ from exaudit.scan.fingerprint import (
     clues_from,
     merge,
     needs_more,
+    versioned_exporttool_path,
 )
 from exaudit.scan.http import MAX_BODY, FetchError, Pacer, fetch, insecure_ssl_context, new_session, tcp_accepts
-from exaudit.scan.targets import DEFAULT_PORTS, Target, TargetSpec, expand, host_for_url
+from exaudit.scan.targets import DEFAULT_PORTS, IPNetwork, Target, TargetSpec, expand, host_for_url
 
 MAX_REDIRECTS = 5
+MAX_VERSIONED_FOLDERS = 24  # a CU has had at most ~20 SUs and hotfix updates
 SILENT_KINDS = ("refused", "unreachable", "connect_timeout")  # nothing listens: a CIDR member is left out
 
 
@@ -52,6 +55,7 @@ class ScanOptions:
     timeout: float = 5.0  # per request
     host_timeout: float | None = None  # whole host; default 4 x timeout
     max_body: int = MAX_BODY
+    scope: list[IPNetwork] | None = None  # also enforced when host names are resolved at connect time
 
     def bound(self) -> float:
         return self.host_timeout if self.host_timeout else 4 * self.timeout
@@ -102,6 +106,8 @@ async def scan_target(target: Target, session: aiohttp.ClientSession, pacer: Pac
             await _converse(host, result)
     except TimeoutError:
         result.error = f"no complete answer within the per-host time bound of {options.bound():g} s"
+        if not result.exchange:
+            _conclude(host, result)  # keep what the answers so far revealed
     except FetchError as exc:
         if target.member and exc.kind in SILENT_KINDS:
             return None
@@ -120,6 +126,14 @@ async def _converse(host: _Host, result: ScanResult) -> None:
     if needs_more(merge(host.clues)):
         await _follow_owa(host, first, result)
     await _fingerprint(host)
+    _conclude(host, result)
+    if result.exchange and host.options.probes:
+        result.probes, result.mitigations = await _run_probes(host, host.options.probes)
+        exposure.apply_probes(result.cves, result.probes, result.mitigations)
+
+
+def _conclude(host: _Host, result: ScanResult) -> None:
+    """Fingerprint and exposure from every clue gathered so far."""
     fp = merge(host.clues)
     if host.truncated and not fp.exchange:
         result.error = f"response body larger than {host.options.max_body // 1024} KiB at {host.truncated[0]}; stopped reading"
@@ -128,9 +142,6 @@ async def _converse(host: _Host, result: ScanResult) -> None:
     result.exchange, result.build, result.build_precision, result.build_method = True, fp.build, fp.precision, fp.method
     result.product = fp.product
     result.cves = exposure.assess(fp.build, fp.product)
-    if host.options.probes:
-        result.probes, result.mitigations = await _run_probes(host, host.options.probes)
-        exposure.apply_probes(result.cves, result.probes, result.mitigations)
 
 
 async def _connect(host: _Host, result: ScanResult) -> Observation:
@@ -199,19 +210,17 @@ def _redirects_to_logon(host: _Host, observation: Observation) -> bool:
 
 
 def _same_origin_path(base: str, observation: Observation) -> str | None:
+    """The path of a redirect to this host (any scheme or port: some servers drop a non-default port), else None.
+
+    The path is then requested on the origin already being scanned, so a redirect never leads out of scope.
+    """
     location = (observation.location or "").strip()
-    if not location:
+    if location.startswith("/") and not location.startswith("//"):
+        return location
+    parts = urlsplit(location)
+    if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != (urlsplit(base).hostname or "").lower():
         return None
-    if location.lower().startswith(base.lower() + "/"):
-        location = location[len(base) :]
-    elif location.startswith(("http://", "https://")):
-        default = base.rsplit(":", 1)[0]  # https://host:443 is also written https://host
-        if not (location.lower().startswith(default.lower() + "/") and base.endswith((":443", ":80"))):
-            return None  # never leave the origin the user put in scope
-        location = location[len(default) :]
-    if not location.startswith("/") or location.startswith("//"):
-        return None
-    return location
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 async def _fingerprint(host: _Host) -> None:
@@ -225,6 +234,19 @@ async def _fingerprint(host: _Host) -> None:
             continue  # the eDiscovery export tool came with 2013
         if path not in host.asked:
             await host.ask(path)
+        if path == EXPORTTOOL_PATH:
+            await _versioned_exporttool(host)
+
+
+async def _versioned_exporttool(host: _Host) -> None:
+    """A CU-level build and no ``Current`` manifest: try the ECP folders of that CU's known builds, newest first."""
+    fp = merge(host.clues)
+    if fp.precision is not Precision.CU or fp.build is None:
+        return
+    for build in exposure.known_builds_of_cu(fp.build)[:MAX_VERSIONED_FOLDERS]:
+        observation = await host.ask(versioned_exporttool_path(build))
+        if observation is not None and observation.status == 200 and not needs_more(merge(host.clues)):
+            return
 
 
 # --------------------------------------------------------------------------- probes
@@ -279,7 +301,7 @@ async def scan_stream(specs: Iterable[TargetSpec], options: ScanOptions) -> Asyn
 
     async def worker() -> None:
         for target in pending:  # shared iterator: each target goes to exactly one worker
-            async with new_session(context, options.timeout) as session:
+            async with new_session(context, options.timeout, options.scope) as session:
                 result = await _safe_scan(target, session, pacer, options)
             if result is not None:
                 await queue.put(result)

@@ -30,6 +30,20 @@ def cve_ids() -> list[str]:
     return ids
 
 
+@lru_cache(maxsize=1024)
+def known_builds_of_cu(build: str) -> tuple[str, ...]:
+    """Every known 4-part build of the CU a 3-part build names, newest first (for the versioned ECP folders)."""
+    from exaudit.kb import BuildError, parse_build
+
+    try:
+        cu = _kb().cu_of(parse_build(build))
+    except BuildError:
+        return ()
+    if cu is None:
+        return ()
+    return tuple(str(row.build) for row in reversed(cu.rows))
+
+
 def assess(build: str | None, product: str | None) -> list[CveStatus]:
     """The KB's decision for every CVE; ``unknown`` for all when the build could not be seen."""
     if build is None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from exaudit.model import Precision
 
 OWA_PATH = "/owa/"
-EXPORTTOOL_PATH = "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application"
+EXPORTTOOL_NAME = "microsoft.exchange.ediscovery.exporttool.application"
+EXPORTTOOL_PATH = f"/ecp/Current/exporttool/{EXPORTTOOL_NAME}"
 EWS_PATH = "/EWS/Exchange.asmx"
 AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 
@@ -93,10 +94,11 @@ def _version_header_clues(obs: Observation) -> list[Clue]:
 
 def _body_build_clues(obs: Observation) -> list[Clue]:
     clues = []
-    if obs.path == EXPORTTOOL_PATH and obs.status == 200:
+    if obs.status == 200 and obs.path.lower().endswith(f"/exporttool/{EXPORTTOOL_NAME}"):
         manifest = _ASSEMBLY_VERSION.search(obs.body)
         if manifest:
-            clues.append(_build_clue("ecp exporttool manifest", manifest[1].decode()))
+            where = "" if obs.path == EXPORTTOOL_PATH else f" ({obs.path.split('/exporttool/')[0]}/)"
+            clues.append(_build_clue(f"ecp exporttool manifest{where}", manifest[1].decode()))
     for regex, label in ((_OWA_LEGACY_PATH, "owa resource path"), (_OWA_AUTH_PATH, "owa logon resource path")):
         path = regex.search(obs.body)
         if path:
@@ -160,3 +162,8 @@ def product_of(build: str) -> str | None:
 def needs_more(fp: Fingerprint) -> bool:
     """Whether another request could make the answer more precise."""
     return fp.precision is not Precision.EXACT
+
+
+def versioned_exporttool_path(build: str) -> str:
+    """The export tool under the ECP folder named after the full build (the fallback of [RIGHEL] and [CN])."""
+    return f"/ecp/{build}/exporttool/{EXPORTTOOL_NAME}"

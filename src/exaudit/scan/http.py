@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
+import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import ResolveResult
 from yarl import URL
 
 from exaudit import __version__
 from exaudit.scan.fingerprint import Observation
+from exaudit.scan.targets import IPNetwork
 
 MAX_BODY = 256 * 1024  # the OWA logon page is ~20-60 KB; anything endless is cut here
 USER_AGENT = f"exaudit/{__version__} (Exchange exposure scan; +https://github.com/exaudit/exaudit)"
@@ -64,9 +69,31 @@ def insecure_ssl_context() -> ssl.SSLContext:
     return context
 
 
-def new_session(ssl_context: ssl.SSLContext, timeout: float) -> aiohttp.ClientSession:
+class ScopedResolver(aiohttp.ThreadedResolver):
+    """Resolves host names at connect time and keeps only addresses inside the scope.
+
+    The scope is checked before the scan too; this closes the gap of a DNS answer that changes in between.
+    """
+
+    def __init__(self, scope: Sequence[IPNetwork]) -> None:
+        super().__init__()
+        self.scope = list(scope)
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        allowed = [r for r in await super().resolve(host, port, family) if self._inside(r["host"])]
+        if not allowed:
+            raise OSError(errno.EACCES, f"{host} resolves only to addresses outside the scope")
+        return allowed
+
+    def _inside(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        return any(ip in network for network in self.scope)
+
+
+def new_session(ssl_context: ssl.SSLContext, timeout: float, scope: Sequence[IPNetwork] | None = None) -> aiohttp.ClientSession:
     """One small session per host: its sockets close with it, so a /16 sweep never piles up idle connections."""
-    connector = aiohttp.TCPConnector(ssl=ssl_context, limit=2, force_close=False, enable_cleanup_closed=False)
+    resolver = ScopedResolver(scope) if scope else None
+    connector = aiohttp.TCPConnector(ssl=ssl_context, limit=2, resolver=resolver)
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),

@@ -97,6 +97,14 @@ def csv_text(results: Iterable[ScanResult]) -> str:
     return out.getvalue()
 
 
+def _few(cves: list[str], shown: int = 3) -> str:
+    """The first CVEs by id and how many more (the JSON has them all)."""
+    if not cves:
+        return "0"
+    more = f" +{len(cves) - shown}" if len(cves) > shown else ""
+    return f"{len(cves)}: {' '.join(cves[:shown])}{more}"
+
+
 _STYLE = {"vulnerable": "bold red", "possibly_vulnerable": "yellow", "unknown": "dim", "not_vulnerable": "green"}
 
 
@@ -114,8 +122,8 @@ def table(results: Iterable[ScanResult]) -> Table:
             escape(r.build or ""),
             r.build_precision.value if r.exchange else "",
             f"[{_STYLE.get(worst, '')}]{worst}[/]" if worst in _STYLE else worst,
-            f"{len(vulnerable)}" if r.exchange else "",
-            f"{len(possibly)}" if r.exchange else "",
+            _few(vulnerable) if r.exchange else "",
+            _few(possibly) if r.exchange else "",
             escape(notes or ""),
         )
     return grid

@@ -63,7 +63,7 @@ rule exaudit_behaviour_cmd_from_request
         $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\(|CreateProcess(AsUser|WithLogonW)?\s*\()/ nocase
         $shell = /["'\\](cmd(\.exe)?|powershell(\.exe)?|pwsh(\.exe)?|\/bin\/sh|c:\\\\windows\\\\system32\\\\cmd\.exe)["']/ nocase
         $slash_c = /["'](\/c|\/k|-c|-enc|-EncodedCommand|-command)\s/ nocase
-        $args_req = /(Arguments|FileName|Start\s*\()\s*[=(,]?[^;\n]{0,80}(Request|\.Text\b|ParseQueryString|context\.|cmd|command)/ nocase
+        $args_req = /(Arguments|FileName|Start\s*\()\s*[=(,]?[^;\n]{0,80}(Request\s*[\[\.(]|\.Text\b|ParseQueryString|\bcommand\b|\bcmd\b\s*[+)])/ nocase
         $redirect = /RedirectStandardOutput\s*=\s*true/ nocase
     condition:
         $proc and ($shell or $slash_c) and $args_req and ($redirect or $slash_c)
@@ -96,7 +96,7 @@ rule exaudit_behaviour_script_writer
         category = "behaviour"
     strings:
         $write = /(File\.(CreateText|WriteAllText|AppendAllText)|new\s+StreamWriter|\.SaveAs)\s*\(/ nocase
-        $page = /(<%|<\\?%|runat\s*=\s*\\?["']?server|Page\s+Language)/ nocase
+        $page = /(<%@|<%=|<%\s|runat\s*=\s*\\?["']?server|Page\s+Language)/ nocase
         $payload = /(eval\s*\(\s*Request|execute\s+request|execute\s*\(\s*request|eval\s*\(\s*request|Request\.Item)/ nocase
     condition:
         $write and $page and $payload
@@ -109,7 +109,7 @@ rule exaudit_behaviour_native_exec
         severity = "high"
         category = "behaviour"
     strings:
-        $imp = /DllImport\s*\(\s*"(kernel32|advapi32|ntdll|shell32)(\.dll)?"/ nocase
+        $imp = /(DllImport\s*\(\s*"|Declare\s+(Ansi\s+|Auto\s+|Unicode\s+)?(Function|Sub)\s+\w+\s+Lib\s+")(kernel32|advapi32|ntdll|shell32)(\.dll)?"/ nocase
         $api = /(VirtualAlloc|CreateThread|CreateRemoteThread|WriteProcessMemory|CreateProcessAsUser|CreateProcessWithLogonW|WinExec|ShellExecute|LogonUser|DuplicateTokenEx|ImpersonateLoggedOnUser)/
         $page = /(<%@|runat\s*=\s*["']?server|WebHandler|WebService)/ nocase
     condition:
@@ -137,7 +137,7 @@ rule exaudit_behaviour_write_user_path
         severity = "high"
         category = "behaviour"
     strings:
-        $path_ctl = /(new\s+(System\.IO\.)?(StreamWriter|FileInfo|FileStream)|File\.(CreateText|WriteAllText|WriteAllBytes|AppendAllText|Create)|\.SaveAs)\s*\(\s*(this\.)?[A-Za-z_]\w*\.(Text|Value)\s*[,)]/ nocase
+        $path_ctl = /(new\s+(System\.IO\.)?(StreamWriter|FileInfo|FileStream)|File\.(CreateText|WriteAllText|WriteAllBytes|AppendAllText|Create)|\.SaveAs)\s*\(\s*(this\.)?[A-Za-z_]\w*\.Text\s*[,)]/ nocase
         $path_req = /(new\s+(System\.IO\.)?(StreamWriter|FileInfo|FileStream)|File\.(CreateText|WriteAllText|WriteAllBytes|AppendAllText|Create)|\.SaveAs)\s*\(\s*(Server\.MapPath\s*\(\s*)?Request(\.Form|\.QueryString|\.Params|\.Item)?\s*[\[\(]/ nocase
         $content = /\.Write(Line)?\s*\(\s*((this\.)?[A-Za-z_]\w*\.(Text|Value)|Request(\.Form|\.QueryString|\.Params|\.Item)?\s*[\[\(])/ nocase
         $upload = /(PostedFile|Request\.Files|FileUpload\w*|HttpPostedFile)/ nocase
@@ -157,9 +157,16 @@ rule exaudit_behaviour_command_runner
         $file_var = /FileName\s*=\s*(this\.)?[A-Za-z_][\w.]*\s*;/
         $stdin_var = /StandardInput\.Write(Line)?\s*\(\s*(this\.)?[A-Za-z_][\w.]*\s*\)/
         $args_shell = /Arguments\s*=\s*["'](\/c|\/k|-c|-command)\s*["']?\s*\+/ nocase
+        $psi_var = /ProcessStartInfo\s*\(\s*[A-Za-z_][\w.]*(\.Substring\s*\([^)]*\))?\s*[,)]/
         $input = /(Request\s*[\[\.]|\.Text\b|ParseQueryString)/ nocase
+        $webmethod = /\[\s*WebMethod/ nocase
+        $file_input = /(FileName\s*=|ProcessStartInfo\s*\()\s*((this\.)?[A-Za-z_]\w*\.Text\b|Request\s*[\[\.(])/ nocase
+        $redirect_in = /RedirectStandardInput\s*=\s*true/ nocase
     condition:
-        $proc and $redirect and $input and ($file_var or $stdin_var or $args_shell)
+        $proc and $redirect and (
+            ($input and ($stdin_var or $args_shell or $file_input or ($file_var and $redirect_in)))
+            or ($psi_var and $webmethod)
+        )
 }
 
 rule exaudit_behaviour_packet_sniffer
@@ -183,12 +190,14 @@ rule exaudit_cap_sql_console
         category = "capability"
         capability = "sql_console"
     strings:
-        $conn_build = /(Server|Host|Data\s*Source)\s*=\s*(\{0\}|["']\s*\+)/ nocase
+        $conn_host = /(Server|Host|Data\s*Source)\s*=\s*(\{\d\}|["']\s*\+)/ nocase
+        $conn_user = /(uid|user\s*id|user\s*name|pwd|password)\s*=\s*(\{\d\}|["']\s*\+)/ nocase
         $conn_req = /(SqlConnection|OleDbConnection|MySqlConnection|OdbcConnection)\s*\(\s*(Request|(this\.)?\w+\.Text\b)/ nocase
         $param = /Request(\.QueryString|\.Form|\.Params|\.Item)?\s*\[\s*"(sql|query|conn|connstr|connection|dbconn)"\s*\]/ nocase
         $cmd_req = /(SqlCommand|OleDbCommand|MySqlCommand|OdbcCommand)\s*\(\s*(Request|(this\.)?\w+\.Text\b)/ nocase
+        $conn_text = /ConnectionString\s*=\s*(Request|(this\.)?\w+\.Text\b)/ nocase
     condition:
-        any of them
+        ($conn_host and $conn_user) or $conn_req or $param or $cmd_req or $conn_text
 }
 
 rule exaudit_cap_auth_gate
@@ -237,22 +246,78 @@ rule exaudit_behaviour_writable_probe
         $probe and $walk
 }
 
+
+rule exaudit_behaviour_xslt_script
+{
+    meta:
+        title = "Runs script embedded in an XSLT stylesheet with scripting enabled"
+        severity = "high"
+        category = "behaviour"
+    strings:
+        $msxsl = "msxsl:script" nocase
+        $trusted = /(XsltSettings\.TrustedXslt|EnableScript\s*=\s*true|new\s+XsltSettings\s*\(\s*\w+\s*,\s*true\s*\))/ nocase
+        $compiled = "XslCompiledTransform" nocase
+    condition:
+        $msxsl and $trusted and $compiled
+}
+
+
+rule exaudit_behaviour_vbscript_dynamic_exec
+{
+    meta:
+        title = "Classic ASP executes code built from request, session or decoded data"
+        severity = "high"
+        category = "behaviour"
+    strings:
+        $dyn = /[^\w.](execute|executeglobal)\s*[\( ]\s*[A-Za-z_(]/ nocase
+        $src = /(request\s*[\(\.]|session\s*\(|BinaryRead|StrReverse\s*\(|ChrW?\s*\(|unescape\s*\()/ nocase
+        $asp = "<%"
+        $dotnet = /Language\s*=\s*\W{0,2}(C#|cs|csharp|JScript|JS|javascript)\b/ nocase
+    condition:
+        $asp and $dyn and $src and not $dotnet and filesize < 64KB
+}
+
+rule exaudit_behaviour_utf7_page
+{
+    meta:
+        title = "ASP page declared as UTF-7 (code page 65000) to hide its script from scanners"
+        severity = "high"
+        category = "behaviour"
+    strings:
+        $cp = /<%@[^%]{0,60}codepage\s*=\s*["']?65000/ nocase
+    condition:
+        $cp
+}
+
 /* ---------------------------------------------------------------- capabilities (combined in Python) */
 
 rule exaudit_cap_exec
 {
     meta:
-        title = "Starts processes"
+        title = "Starts processes and reads their output"
         severity = "low"
         category = "capability"
         capability = "exec"
     strings:
         $a = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\(\s*\))/ nocase
-        $b = /["'\\]cmd(\.exe)?["'\\]/ nocase
         $c = "RedirectStandardOutput" nocase
-        $d = /(WScript\.Shell|Shell\.Application|CreateProcess)/ nocase
     condition:
-        ($a and ($b or $c)) or $d
+        $a and $c
+}
+
+rule exaudit_cap_shell_exec
+{
+    meta:
+        title = "Starts a command shell (cmd, PowerShell, WScript.Shell)"
+        severity = "low"
+        category = "capability"
+        capability = "shell_exec"
+    strings:
+        $a = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\(\s*\)|\.StartInfo)/ nocase
+        $b = /["'\\](cmd|powershell|pwsh)(\.exe)?["'\\ ]/ nocase
+        $d = /(WScript\.Shell|Shell\.Application|CreateProcess(AsUser|WithLogonW)?\s*\()/ nocase
+    condition:
+        ($a and $b) or $d
 }
 
 rule exaudit_cap_filesystem
@@ -336,9 +401,9 @@ rule exaudit_cap_shell_ui
         category = "capability"
         capability = "shell_ui"
     strings:
-        $c = /(\xe5\xb0\x8f\xe9\xa9\xac|\xe5\xa4\xa7\xe9\xa9\xac|\xe6\x9c\xa8\xe9\xa9\xac|\xe4\xb8\x80\xe5\x8f\xa5\xe8\xaf\x9d|hacker|sniff(er)?\b|packet\s+capture)/ nocase
-        $a = /(web\s?shell|webadmin|cmdshell|shell\s+command|command\s+shell|exec(ute)?\s+command|whoami|net\s+user|net\s+localgroup|hacked|backdoor|Clone\s+Time|kill\s+me|Suicide)/ nocase
-        $b = /(cmd\.exe\b|\/c\s+dir\b|c:\\\\windows\\\\system32)/ nocase
+        $c = /(\xe5\xb0\x8f\xe9\xa9\xac|\xe5\xa4\xa7\xe9\xa9\xac|\xe6\x9c\xa8\xe9\xa9\xac|\xe4\xb8\x80\xe5\x8f\xa5\xe8\xaf\x9d|hacker|web\s?sniff|sniffer\b|packet\s+capture)/ nocase
+        $a = /(web\s?shell|cmdshell|shell\s+command|command\s+shell|exec(ute)?\s+command|whoami|net\s+user|net\s+localgroup|hacked|backdoor|Clone\s+Time|kill\s+me|Suicide)/ nocase
+        $b = /(\bcmd\.exe\b|\/c\s+dir\b|c:\\\\windows\\\\system32)/ nocase
     condition:
         any of them
 }
@@ -351,13 +416,12 @@ rule exaudit_cap_obfuscation
         category = "capability"
         capability = "obfuscation"
     strings:
-        $hexesc = /(\\x[0-9a-fA-F]{2}){4,}/
+        $hexkey = /(Request(\.Item|\.Form|\.QueryString)?\s*[\[\(]\s*["']\\x[0-9a-fA-F]{2}|eval\s*\([^)]{0,80}["']\\x[0-9a-fA-F]{2})/ nocase
         $chr = /(Chr[W]?\s*\(\s*\d{2,3}\s*\)\s*[&+]\s*){6,}/ nocase
         $fromchar = /(String\.fromCharCode|Char\s*\)\s*\d{2,3}\s*\+){1}/ nocase
         $concat_sink = /["'](ev|Ev|EV)["']\s*[&+]\s*["'](al|AL)["']/
-        $b64_blob = /FromBase64String\s*\(\s*"[A-Za-z0-9+\/=]{200,}"/
         $gif = { 47 49 46 38 39 61 }
         $strrev = /StrReverse\s*\(/ nocase
     condition:
-        $concat_sink or $b64_blob or ($gif at 0) or #hexesc > 3 or $chr or ($fromchar and $strrev)
+        $concat_sink or ($gif at 0) or $hexkey or $chr or ($fromchar and $strrev)
 }

@@ -62,19 +62,6 @@ rule exaudit_exchange_der_wrapped_page
         uint16(0) == 0x8230 and any of them
 }
 
-rule exaudit_exchange_schemas_bonus
-{
-    meta:
-        title = "Page talks to Exchange web services schemas and evaluates input"
-        severity = "medium"
-        category = "behaviour"
-    strings:
-        $ns = "http://schemas.microsoft.com/exchange/" nocase
-        $eval = /[^\w.]eval\s*\(/ nocase
-    condition:
-        $ns and $eval
-}
-
 rule exaudit_marker_server_script
 {
     meta:

@@ -13,15 +13,15 @@
 rule exaudit_china_chopper_jscript_eval
 {
     meta:
-        title = "China Chopper / Antsword one-line JScript eval of request data"
+        title = "China Chopper / Antsword one-line eval of request data"
         severity = "critical"
         category = "family"
         family = "china_chopper"
         reference = "https://www.cisa.gov/news-events/analysis-reports/ar21-072a"
     strings:
         // eval(Request.Item["x"],"unsafe") and its many spellings: Item(0), Headers, Form, smart quotes
-        $eval_req = /eval\s*\(\s*(System\.Web\.HttpContext\.Current\.|HttpContext\.Current\.|context\.|this\.)?Request(\.Item|\.Form|\.QueryString|\.Headers|\.Params|\.Cookies)?\s*[\[\(]/ nocase
-        $eval_var_unsafe = /eval\s*\(\s*[A-Za-z_][\w.]{0,40}\s*(\[[^\]]{1,40}\]|\([^)]{0,40}\))?\s*,\s*[^,)\w]{1,4}unsafe/ nocase
+        $eval_req = /\beval\s*\(\s*(System\.Web\.HttpContext\.Current\.|HttpContext\.Current\.|context\.|this\.)?Request(\.Item|\.Form|\.QueryString|\.Headers|\.Params|\.Cookies)?\s*[\[\(]/ nocase
+        $eval_var_unsafe = /\beval\s*\(\s*[A-Za-z_][\w.]{0,40}\s*(\[[^\]]{1,40}\]|\([^)]{0,40}\))?\s*,\s*[^,)\w]{1,4}unsafe/ nocase
     condition:
         $eval_req or $eval_var_unsafe
 }
@@ -69,7 +69,7 @@ rule exaudit_classic_asp_execute_request
         family = "china_chopper"
         reference = "https://attack.mitre.org/techniques/T1505/003/"
     strings:
-        $exec = /[^\w](execute|executeglobal|eval)\s*[\( ]\s*request\s*[\(\.]/ nocase
+        $exec = /[^\w.](execute|executeglobal|eval)\s*[\( ]\s*request\s*[\(\.]/ nocase
         $script_ctl = /MSScriptControl\.ScriptControl/ nocase
         $stmt = /\.(ExecuteStatement|Eval|Run)\s*\(/ nocase
     condition:
@@ -116,10 +116,13 @@ rule exaudit_regeorg_tunnel
         $sock = /new\s+(System\.Net\.Sockets\.)?Socket\s*\(/ nocase
         $sock2 = /(TcpClient|\.Connect\s*\(\s*(new\s+)?(System\.Net\.)?IPEndPoint)/ nocase
         $session_sock = /Session\s*[\[\.](Add\s*\()?[^\n]{0,60}(sock|socket|tcp)/ nocase
+        $cast_sock = /\(\s*(System\.Net\.Sockets\.)?Socket\s*\)\s*(Context\.|HttpContext\.Current\.)?(Session|Application)\s*\[/
         $input = /Request\.(InputStream|BinaryRead|Headers|Form)/ nocase
+        $georg = /(Neo-?reGeorg|Georg says|GeorgHello)/ nocase
     condition:
         (2 of ($hdr*) and 2 of ($verb*))
-        or (($sock or $sock2) and $session_sock and $input and 2 of ($verb*))
+        or (($sock or $sock2) and ($session_sock or $cast_sock) and $input and 2 of ($verb*))
+        or ($georg and ($sock or $sock2))
 }
 
 rule exaudit_godzilla
@@ -135,9 +138,10 @@ rule exaudit_godzilla
         $load = /(Assembly\s*\.\s*Load|GetMethod\s*\(\s*"Load"|typeof\s*\(\s*(System\.Reflection\.)?Assembly\s*\))/ nocase
         $session = /Session\s*\[\s*"[^"]{1,30}"\s*\]/
         $instance = /CreateInstance\s*\(\s*"[A-Za-z]{1,10}"\s*\)/
-        $req = /(Request\s*\[|Request\.(Form|Item|BinaryRead|InputStream))/ nocase
+        $b64req = /FromBase64String\s*\(\s*(Context\.|HttpContext\.Current\.)?Request\s*(\[|\.Form|\.Item|\.Params)/ nocase
+        $body = /BinaryRead\s*\(\s*Request\s*\.\s*ContentLength/ nocase
     condition:
-        $aes and $load and $req and ($session or $instance)
+        $aes and $load and $b64req and ($session or $instance) and not $body
 }
 
 rule exaudit_behinder
