@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exaudit.engine import EngineError, Executor, InProcessExecutor, distributed_scan
+from exaudit.engine import EngineError, Executor, InProcessExecutor, distributed_scan, iter_distributed_scan
 from exaudit.engine.scanning import single_spec, split
 from exaudit.lab import HOSTILE_KINDS, Lab, farm_specs
 from exaudit.model import ScanResult, to_jsonable
@@ -91,3 +91,10 @@ def test_scope_and_probe_errors_come_before_any_task(tmp_path: Path) -> None:
         distributed_scan(["127.0.70.1:443"], InProcessExecutor(), probes=["no-such-probe"])
     with pytest.raises(EngineError, match="shards"):
         distributed_scan(["127.0.70.1:443"], InProcessExecutor(), shards=0)
+    with pytest.raises(TargetError):  # the streaming form checks when called, not at the first result
+        iter_distributed_scan(["not a target!"], InProcessExecutor())
+
+
+def test_streamed_results_match_the_list(farm: Lab, targets: list[str], reference: list[str]) -> None:
+    stream = iter_distributed_scan(targets, InProcessExecutor(), shards=4, probes=["all"], timeout=TIMEOUT)
+    assert sorted(as_json(list(stream))) == reference

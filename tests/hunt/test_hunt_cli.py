@@ -113,3 +113,12 @@ def test_generate_zip_layout_is_hunted_from_cli(tmp_path: Path, capsys: pytest.C
     assert archive.suffix == ".zip"
     assert main(["hunt", str(archive), "--format", "json", "--no-store"]) == 1
     assert json.loads(capsys.readouterr().out)["hosts"][0]["verdict"] == "exploited"
+
+
+def test_processes_give_the_same_document(lab: Path, tmp_path: Path) -> None:
+    paths = [str(_host(lab, "proxyshell")), str(_host(lab, "benign"))]
+    serial, parallel = tmp_path / "serial.json", tmp_path / "parallel.json"
+    assert main(["hunt", *paths, "--format", "json", "--no-store", "--workers", "1", "-o", str(serial)]) == 1
+    assert main(["hunt", *paths, "--format", "json", "--no-store", "--workers", "2", "-o", str(parallel)]) == 1
+    assert serial.read_text() == parallel.read_text()
+    assert [h["verdict"] for h in json.loads(serial.read_text())["hosts"]] == ["compromised", "no_evidence"]

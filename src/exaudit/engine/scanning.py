@@ -51,8 +51,19 @@ def distributed_scan(
     Input order is the order of the targets, then address order inside a CIDR range. ``shards`` defaults
     to four per worker. Raises ``TargetError`` / ``ProbeError`` / ``ValueError`` as ``scan`` does.
     """
-    options = {"ports": ports, "probes": probes, "concurrency": concurrency, "rate": rate, "timeout": timeout, "host_timeout": host_timeout}
-    return list(iter_distributed_scan(targets, executor, shards, scope=scope, **options))
+    stream = iter_distributed_scan(
+        targets,
+        executor,
+        shards,
+        ports=ports,
+        probes=probes,
+        concurrency=concurrency,
+        rate=rate,
+        timeout=timeout,
+        host_timeout=host_timeout,
+        scope=scope,
+    )
+    return list(stream)
 
 
 def iter_distributed_scan(
