@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from exaudit.lab import Lab, ServerSpec, farm_specs
 from exaudit.model import Precision, ScanResult
 from exaudit.scan import scan_iter
-from exaudit.scan.engine import MAX_VERSIONED_FOLDERS
+from exaudit.scan.engine import MAX_VERSIONED_FOLDERS, VERSIONED_BUDGET
 from exaudit.scan.exposure import known_builds_of_cu
 from exaudit.scan.fingerprint import (
     AUTODISCOVER_PATH,
@@ -207,9 +207,10 @@ def _baseline_converse(client: BaselineHost, result: ScanResult, probes: bool) -
         if not fp.exchange or fp.precision is Precision.EXACT:
             break
         if path == EXPORTTOOL_PATH and fp.product != "2010":
+            deadline = time.monotonic() + VERSIONED_BUDGET * client.timeout  # the scanner's budget for this search
             for build in known_builds_of_cu(fp.build)[:MAX_VERSIONED_FOLDERS] if fp.precision is Precision.CU and fp.build else ():
                 clues += _quiet(client, versioned_exporttool_path(build))
-                if merge(clues).precision is Precision.EXACT:
+                if merge(clues).precision is Precision.EXACT or time.monotonic() > deadline:
                     break
         elif path != EXPORTTOOL_PATH:
             clues += _quiet(client, path)

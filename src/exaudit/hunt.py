@@ -27,7 +27,7 @@ from exaudit.detect.coverage import FileSpan, coverage_of
 from exaudit.detect.dropped import dropped_file_findings
 from exaudit.detect.engine import Hit, RuleSet, findings_from_hits
 from exaudit.detect.proxylogon import chain_findings
-from exaudit.detect.verdict import host_verdict
+from exaudit.detect.verdict import exposure_reasons, host_verdict
 from exaudit.evidence.base import EvidenceFile, HostView
 from exaudit.model import SCHEMA, CveStatus, ErrorEntry, Finding, HostVerdict, InputFile, Severity, Verdict, to_jsonable
 from exaudit.parsers import ERROR_ARTIFACTS, HEAD_BYTES, ParseStats, classify, parser_for
@@ -98,6 +98,7 @@ class _HostHunt:
         findings += dropped_file_findings(others, self.host, findings)
         verdict = host_verdict(self.host, findings, coverage_of(self.spans))
         verdict.build, verdict.cves = self._exposure()
+        verdict.reasons += exposure_reasons(verdict.build, verdict.cves, findings)
         return HostResult(verdict, findings, self.inputs, self.errors)
 
     def _sort_files(self) -> tuple[list[_LogFile], list[EvidenceFile]]:
@@ -111,8 +112,8 @@ class _HostHunt:
         for file in files:
             try:
                 artifact = classify(file, _head(file))
-            except OSError as exc:
-                self.errors.append(ErrorEntry(file.path, "unreadable", str(exc)))
+            except Exception as exc:  # a file that cannot be opened or recognised is reported, not fatal
+                self.errors.append(ErrorEntry(file.path, "unreadable", f"{type(exc).__name__}: {exc}"))
                 continue
             if artifact:
                 logs.append(_LogFile(file, artifact))

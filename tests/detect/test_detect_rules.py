@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from exaudit.detect.engine import RuleError, RuleSet, findings_from_hits, like_to_regex, load_rules_from
+from exaudit.detect.engine import RuleError, RuleSet, findings_from_hits, like_matcher, like_to_regex, load_rules_from
 from exaudit.model import Severity
 from exaudit.parsers.base import Record
 
@@ -269,3 +271,22 @@ def test_findings_group_by_address_and_keep_earliest_evidence() -> None:
         "2021-03-03T04:05:00Z",
     )
     assert by_ip["198.51.100.2"].count == 1 and first.id and first.id != by_ip["198.51.100.2"].id
+
+
+@given(
+    pattern=st.lists(st.sampled_from(["a", "b", "/", "~", "*"]), max_size=8).map("".join),
+    value=st.text(alphabet="abAB/~", max_size=12),
+)
+def test_linear_like_agrees_with_powershell_semantics(pattern: str, value: str) -> None:
+    assert like_matcher(pattern)(value) == bool(like_to_regex(pattern).fullmatch(value))
+
+
+@pytest.mark.timeout(20)
+def test_hostile_long_lines_do_not_backtrack() -> None:
+    """Lines written by an attacker to stall a regex: every rule must still answer (in linear time)."""
+    ecp = "S:CMD=Set-OabVirtualDirectory " + "Url <a>x " * 5000
+    assert "proxylogon-ecp-set-vdir-script" not in hits("ecp_server", EventData=ecp)  # no closing tag pair
+    anchor = "ServerInfo~" + "/Reset" * 5000 + "x"
+    assert "proxylogon-reset-vdir" not in proxy(AnchorMailbox=anchor)
+    stem = "/owa/auth/" + "a/" * 20000 + "x.aspx"
+    assert iis(**{"cs-uri-stem": stem, "sc-status": "404"})["webshell-request"][0] == "attempt"

@@ -25,7 +25,7 @@ def test_a_failing_task_raises_its_own_error(executor: Executor) -> None:
 
 def test_an_executor_still_works_after_a_failed_task(executor: Executor) -> None:
     with pytest.raises(ValueError):
-        list(executor.map(int, ["x"]))
+        list(executor.map(int, ["x", "y"]))
     assert list(executor.map(int, ["7"])) == [7]
 
 
@@ -38,6 +38,19 @@ def test_in_process_runs_here_and_the_others_elsewhere(executor: Executor) -> No
     else:
         assert os.getpid() not in pids
     assert executor.workers == (1 if isinstance(executor, InProcessExecutor) else 2)
+
+
+def test_a_lone_task_runs_in_process_on_local_processes() -> None:
+    with ProcessExecutor(2) as executor:
+        assert list(executor.map(whereami, ["only"])) == [("only", socket.gethostname(), os.getpid())]
+        assert executor._pool is None  # nothing was spawned for it
+
+
+def test_a_dead_worker_process_is_a_clear_error_and_the_pool_recovers() -> None:
+    with ProcessExecutor(2) as executor:
+        with pytest.raises(EngineError, match="worker process died"):
+            list(executor.map(os._exit, [3, 3]))  # the worker vanishes as an out-of-memory kill would
+        assert list(executor.map(int, ["1", "2"])) == [1, 2]
 
 
 def test_a_consumer_may_stop_early(executor: Executor) -> None:
@@ -86,3 +99,12 @@ def test_scheduler_without_workers_is_a_clear_error() -> None:
     ) as empty:
         with pytest.raises(EngineError, match="has no worker"):
             get_executor(empty.scheduler_address, timeout=0.5)
+
+
+def test_workers_with_another_exaudit_version_are_refused(dask_executor: Executor, monkeypatch: pytest.MonkeyPatch) -> None:
+    import exaudit.engine.cluster as cluster
+
+    assert isinstance(dask_executor, cluster.DaskExecutor)
+    monkeypatch.setattr(cluster, "__version__", "0.0.0-elsewhere")  # this side only: the workers keep theirs
+    with pytest.raises(EngineError, match=r"runs exaudit .*, this machine 0\.0\.0-elsewhere"):
+        get_executor(dask_executor.address, timeout=10)

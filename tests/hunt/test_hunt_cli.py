@@ -90,6 +90,8 @@ def test_usage_and_failure_codes(tmp_path: Path) -> None:
     assert main(["hunt", str(tmp_path), "--no-store", "-o", str(tmp_path / "out.txt")]) == 3
     assert "lfs_pointer" in (tmp_path / "out.txt").read_text()
     assert main(["lab", "evidence", str(tmp_path / "x"), "--scenario", "nope"]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["hunt", str(tmp_path / "empty"), "--no-store", "-o", str(tmp_path / "e.txt")]) == 3
 
 
 def test_attacker_text_is_escaped_in_the_table(tmp_path: Path) -> None:

@@ -59,6 +59,8 @@ def test_attempt_only_is_attempted_and_nothing_above_medium(tmp_path: Path, seed
     assert doc["hosts"][0]["verdict"] == "attempted"
     assert max(Severity(f["severity"]).rank for f in doc["findings"]) <= Severity.MEDIUM.rank
     assert set(truth["rules"]) <= {f["rule"] for f in doc["findings"]}
+    # The lab's attempt-only servers run the March 2021 update: the reasons say the tries hit a patched build.
+    assert any("patched against" in r and "CVE-2021-26855" in r for r in doc["hosts"][0]["reasons"])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -108,9 +110,42 @@ def test_web_shell_is_defanged(tmp_path: Path) -> None:
     assert b"<%-- <%eval(Request.Item[" in data and data.rstrip().endswith(b"--%>")
 
 
+def test_generator_refuses_a_used_outdir(tmp_path: Path) -> None:
+    generate(tmp_path, "benign", seed=1, days=1, volume=10)
+    with pytest.raises(EvidenceError, match="already holds generated evidence"):
+        generate(tmp_path, "benign", seed=2, days=1, volume=10)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"), [({"scenario": "nope"}, "unknown scenario"), ({"layout": "tar"}, "unknown layout"), ({"days": 0}, "--days")]
 )
 def test_generator_rejects_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(EvidenceError, match=message):
         generate(tmp_path, **kwargs)
+
+
+def test_exchange_2013_column_set(tmp_path: Path) -> None:
+    """Seed 9 draws an Exchange 2013 build: HttpProxy logs carry 68 columns, mapped by name all the same."""
+    truth, doc = run(tmp_path, "proxylogon", 9, days=3, volume=200)
+    assert truth["build"].startswith("15.0.")
+    log = next((tmp_path / truth["evidence"]).rglob("HttpProxy_*.LOG"))
+    fields = next(line for line in log.read_text().splitlines() if line.startswith("#Fields:"))
+    assert len(fields.split(",")) == 68
+    assert doc["hosts"][0]["verdict"] == "compromised" and doc["hosts"][0]["build"] == truth["build"]
+
+
+def test_every_packaged_rule_fires_on_lab_evidence(tmp_path: Path) -> None:
+    """Across seeds, the lab draws every published variant; each packaged rule must fire on some of it."""
+    from exaudit.detect.engine import load_rules
+
+    fired: set[str] = set()
+    for seed in range(1, 7):
+        truth = generate(tmp_path / str(seed), "all", seed=seed, days=2, volume=40)
+        for host in truth["hosts"]:
+            doc = hunt([tmp_path / str(seed) / host["evidence"]])
+            found = {f["rule"] for f in doc["findings"]}
+            assert set(host["rules"]) <= found, (seed, host["scenario"], sorted(set(host["rules"]) - found))
+            fired |= found
+    # Only in the shared corpus (a comsvcs dump of another process) and unit tests: the lab does not draw it.
+    expected = {rule.id for rule in load_rules()} - {"comsvcs-minidump-other"}
+    assert expected <= fired, sorted(expected - fired)

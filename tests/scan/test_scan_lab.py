@@ -13,7 +13,7 @@ from exaudit.scan import scan
 from exaudit.scan.fingerprint import AUTODISCOVER_PATH, EWS_PATH, EXPORTTOOL_PATH, OWA_PATH
 from exaudit.scan.probes import EEMS_CONTROL_PATH, EEMS_TEST_PATH, NMAP_26855_COOKIE, NMAP_26855_PATH
 
-TIMEOUT = 0.8
+TIMEOUT = 1.5  # generous: the machine is shared; hostile servers cost at most ~2 x this
 
 SPECS = {
     "2016-cu": ServerSpec(build="15.1.2176.2", owa_version_header=False, exporttool=False),

@@ -23,7 +23,9 @@ MANIFEST = (
     b'<?xml version="1.0" encoding="utf-8"?><asmv1:assembly xmlns:asmv1="urn:schemas-microsoft-com:asm.v1">'
     b'<assemblyIdentity name="microsoft.exchange.ediscovery.exporttool.application" version="15.1.2176.9" /></asmv1:assembly>'
 )
-LOGON = b'<html><head><title>Outlook</title><link rel="shortcut icon" href="/owa/auth/15.1.2176/themes/resources/favicon.ico"></head></html>'
+LOGON = (
+    b'<html><head><title>Outlook</title><link rel="shortcut icon" href="/owa/auth/15.1.2176/themes/resources/favicon.ico"></head></html>'
+)
 
 
 def versioned_app(seen: list[str]) -> web.Application:
@@ -95,6 +97,7 @@ def test_versioned_exporttool_folder_gives_the_exact_build(servers: dict[str, tu
 def test_exchange_without_a_visible_build(servers: dict[str, tuple[str, list[str]]]) -> None:
     url, seen = servers["ews"]
     (result,) = scan([url], timeout=2)
+    assert seen[:2] == ["/owa/", "/EWS/Exchange.asmx"]  # EWS is asked only because /owa/ showed nothing
     assert (result.exchange, result.build, result.build_precision, result.product) == (True, None, Precision.NONE, None)
     assert result.build_method == "exchange header x-feserver (/EWS/Exchange.asmx)"
     assert result.cves and {c.status for c in result.cves} == {Status.UNKNOWN}

@@ -6,6 +6,8 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exaudit.scan.targets import (
     DEFAULT_PORTS,
@@ -157,3 +159,20 @@ def test_connect_time_resolution_stays_in_scope() -> None:
     assert asyncio.run(resolve("127.0.0.0/8")) == ["127.0.0.1"]
     with pytest.raises(OSError, match="outside the scope"):
         asyncio.run(resolve("10.0.0.0/8"))
+
+
+@given(st.text(max_size=60))
+def test_any_text_parses_or_raises_target_error(text: str) -> None:
+    try:
+        spec = parse_target(text)
+    except TargetError:
+        return
+    assert spec.given == text.strip() and (spec.host or spec.network is not None)
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_never_break_fingerprinting(body: bytes) -> None:
+    from exaudit.scan.fingerprint import EXPORTTOOL_PATH, Observation, clues_from, merge
+
+    fp = merge(clues_from(Observation(EXPORTTOOL_PATH, 200, {"x-owa-version": body.decode("latin-1")}, body)))
+    assert fp.build is None or fp.build.split(".")[0] in ("8", "14", "15")

@@ -88,8 +88,9 @@ def _run(paths: list[Path], workers: int | None, cluster: str | None, progress: 
 
 def _exit_code(document: dict[str, Any]) -> int:
     read_something = any(i.get("records") for i in document["inputs"])
-    if not document["hosts"] or (not read_something and document["errors"] and not document["findings"]):
-        return FAILED
+    nothing_read = not document["inputs"] or (not read_something and document["errors"])
+    if not document["hosts"] or (nothing_read and not document["findings"]):
+        return FAILED  # an empty folder or only unreadable files: nothing can be concluded
     return ACT if actionable(document) else OK
 
 
@@ -132,25 +133,23 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
         console.print(f"  - {escape(reason)}")
     mine = [f for f in findings if f["host"] == host["host"]]
     if mine:
+        wide = console.width >= 140  # on a narrow terminal the rule id stands for the title
         table = Table(title=f"findings on {escape(host['host'])} (strongest first)")
         table.add_column("severity", no_wrap=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("title", ratio=3)
-        table.add_column("first seen", no_wrap=True)
+        table.add_column("rule", no_wrap=wide, overflow="fold")
+        if wide:
+            table.add_column("title", ratio=3)
+        table.add_column("first seen", no_wrap=wide)
         table.add_column("count", justify="right")
         table.add_column("indicators", ratio=2, overflow="fold")
         for f in mine[:40]:
             sev = f["severity"]
             ind = f["indicators"]
             shown = ", ".join(ind["ips"][:2] + ind["files"][:1] + ind["urls"][:1])
-            table.add_row(
-                f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
-                escape(f["rule"]),
-                escape(f["title"]),
-                f["first_seen"] or "-",
-                str(f["count"]),
-                escape(_short(shown, 90)),
-            )
+            cells = [f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f["rule"])]
+            cells += [escape(f["title"])] if wide else []
+            cells += [f["first_seen"] or "-", str(f["count"]), escape(_short(shown, 90 if wide else 50))]
+            table.add_row(*cells)
         console.print(table)
         if len(mine) > 40:
             console.print(f"  ... {len(mine) - 40} more finding(s) (see --format json)")

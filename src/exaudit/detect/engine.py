@@ -130,6 +130,33 @@ def like_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """``-like`` in linear time when the pattern only uses ``*`` (all packaged rules): the literal pieces
+    must appear in order, the first as a prefix and the last as a suffix. A regex with several ``.*``
+    backtracks polynomially on hostile input (an attacker writes AnchorMailbox and URLs)."""
+    if "?" in pattern or "[" in pattern:
+        rx = like_to_regex(pattern)
+        return lambda v: rx.fullmatch(v) is not None
+    pieces = pattern.lower().split("*")
+    head, tail, middle = pieces[0], pieces[-1], pieces[1:-1]
+    if len(pieces) == 1:
+        return lambda v: v.lower() == head
+
+    def match(value: str) -> bool:
+        v = value.lower()
+        if len(v) < len(head) + len(tail) or not v.startswith(head) or not v.endswith(tail):
+            return False
+        pos, end = len(head), len(v) - len(tail)
+        for piece in middle:
+            found = v.find(piece, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(piece)
+        return True
+
+    return match
+
+
 def percent_decode(value: str) -> str:
     """Decode twice: ``%2550owershell`` and ``%50owershell`` both read ``powershell``."""
     return unquote(unquote(value.replace("+", " ")))
@@ -147,8 +174,8 @@ def _value_test(spec: dict[str, Any], where: str) -> Callable[[str], bool]:
     """The test applied to one field value."""
     tests: list[Callable[[str], bool]] = []
     if "like" in spec:
-        pats = [like_to_regex(p) for p in _as_list(spec["like"])]
-        tests.append(lambda v: any(p.fullmatch(v) for p in pats))
+        likes = [like_matcher(p) for p in _as_list(spec["like"])]
+        tests.append(lambda v: any(m(v) for m in likes))
     if "regex" in spec:
         try:
             rx = [re.compile(p, re.IGNORECASE) for p in _as_list(spec["regex"])]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from exaudit.detect.coverage import caveats
-from exaudit.model import Coverage, Finding, HostVerdict, Severity, Verdict
+from exaudit.model import Coverage, CveStatus, Finding, HostVerdict, Severity, Status, Verdict
 
 _STAGE_VERDICT = {
     "post": Verdict.COMPROMISED,
@@ -63,3 +63,21 @@ def host_verdict(host: str, findings: list[Finding], coverage: list[Coverage]) -
             reasons.append("no evidence is not proof of a clean server: read it with the coverage below")
         reasons.extend(notes)
     return HostVerdict(host=host, verdict=verdict, reasons=reasons, coverage=coverage)
+
+
+def exposure_reasons(build: str | None, cves: list[CveStatus], findings: list[Finding]) -> list[str]:
+    """What the build seen in the logs means for the findings: exploitable, or patched against them."""
+    if not build or not cves:
+        return []
+    status = {c.cve: c.status for c in cves}
+    vulnerable = [c.cve for c in cves if c.status is Status.VULNERABLE]
+    reasons = [
+        f"the Exchange build in the logs, {build}, is vulnerable to {len(vulnerable)} known CVE(s)"
+        if vulnerable
+        else f"the Exchange build in the logs, {build}, is not vulnerable to any CVE the knowledge base lists"
+    ]
+    targeted = sorted({c for f in findings if counts(f) for c in f.cves})
+    patched = [c for c in targeted if status.get(c) is Status.NOT_VULNERABLE]
+    if patched:
+        reasons.append(f"findings name {', '.join(patched)}, which this build is patched against (at the time of the newest log)")
+    return reasons

@@ -31,6 +31,9 @@ class DaskExecutor(Executor):
     """Tasks as Dask futures, one per item; results gathered in the order of the items."""
 
     def __init__(self, client: Any, address: str, cluster: Any = None) -> None:
+        self._client_log = logging.getLogger("distributed.client")
+        self._log_level = self._client_log.level
+        self._client_log.setLevel(logging.CRITICAL)  # a lost scheduler is our one-line EngineError, not its tracebacks
         self.client = client
         self.address = address
         self._cluster = cluster
@@ -39,6 +42,8 @@ class DaskExecutor(Executor):
         self.workers = max(1, sum(client.nthreads().values()))
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        from distributed.client import FutureCancelledError
+        from distributed.comm.core import CommClosedError
         from distributed.scheduler import KilledWorker
 
         futures = self.client.map(fn, list(items), pure=False)
@@ -47,17 +52,19 @@ class DaskExecutor(Executor):
                 yield future.result()
         except KilledWorker as exc:
             raise EngineError(f"a Dask worker died on every try of one task (out of memory?): {first_line(exc)}") from exc
-        except OSError as exc:  # CommClosedError and timeouts: the scheduler went away
+        except (FutureCancelledError, CommClosedError) as exc:  # the scheduler went away: Dask cancels every future
             raise EngineError(f"lost the Dask scheduler at {self.address}: {first_line(exc)}") from exc
         finally:
             with contextlib.suppress(Exception):  # nothing to cancel on a scheduler that is gone
                 self.client.cancel([f for f in futures if not f.done()])
 
     def close(self) -> None:
-        self.client.close()
+        with contextlib.suppress(Exception):  # closing a client whose scheduler is gone may complain
+            self.client.close()
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        self._client_log.setLevel(self._log_level)
 
 
 def connect(address: str, workers: int | None = None, timeout: float = CONNECT_TIMEOUT) -> DaskExecutor:

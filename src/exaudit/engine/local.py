@@ -27,7 +27,11 @@ class InProcessExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """``workers`` spawned processes, started on first use and reused until ``close``."""
+    """``workers`` spawned processes, started on first use and reused until ``close``.
+
+    A lone task runs in this process: spawning a worker (about a second to import exaudit) would only
+    delay it, and the result is the same.
+    """
 
     name = "processes"
 
@@ -43,11 +47,16 @@ class ProcessExecutor(Executor):
         return self._pool
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        futures = [self._started().submit(fn, item) for item in items]
+        batch = list(items)
+        if len(batch) == 1:
+            yield fn(batch[0])
+            return
+        futures = [self._started().submit(fn, item) for item in batch]
         try:
             for future in futures:
                 yield future.result()
         except BrokenProcessPool as exc:
+            self.close()  # a broken pool accepts no more work: the next map starts a fresh one
             raise EngineError(f"a worker process died (out of memory or killed?): {first_line(exc)}") from exc
         finally:
             for future in futures:

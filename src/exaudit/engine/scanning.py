@@ -21,7 +21,9 @@ from exaudit.engine.base import EngineError, Executor
 from exaudit.model import ScanResult, scan_result_from_dict, to_jsonable
 from exaudit.scan.targets import DEFAULT_PORTS, Target, TargetSpec, host_for_url
 
-SHARDS_PER_WORKER = 4  # several shards per worker: a shard full of slow hosts does not hold the others up
+# Two shards per worker: a slow shard (or worker) does not hold the run up for long, while each shard still ends
+# with only one tail of slow hosts to wait for (each shard is one asyncio scan with its own concurrency).
+SHARDS_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def distributed_scan(
     """Scan ``targets`` on ``executor``; the same results as ``exaudit.scan.scan``, in input order.
 
     Input order is the order of the targets, then address order inside a CIDR range. ``shards`` defaults
-    to four per worker. Raises ``TargetError`` / ``ProbeError`` / ``ValueError`` as ``scan`` does.
+    to two per worker (one in-process). Raises ``TargetError`` / ``ProbeError`` / ``ValueError`` as ``scan`` does.
     """
     stream = iter_distributed_scan(
         targets,
@@ -92,7 +94,7 @@ def iter_distributed_scan(
     if shards is not None and shards < 1:
         raise EngineError(f"shards must be at least 1, not {shards}")
     specs = prepare(targets, ports, scope)
-    count = min(sum(spec.count() for spec in specs), shards or executor.workers * SHARDS_PER_WORKER)
+    count = min(sum(spec.count() for spec in specs), shards or _default_shards(executor))
     running = max(1, min(count, executor.workers))
     options = {
         "ports": tuple(ports),
@@ -105,6 +107,10 @@ def iter_distributed_scan(
     default_ports = tuple(ports) or DEFAULT_PORTS
     tasks = [ScanShard(pieces, default_ports, options) for pieces in split(specs, count)]
     return (scan_result_from_dict(item) for batch in executor.map(scan_shard, tasks) for item in batch)
+
+
+def _default_shards(executor: Executor) -> int:
+    return 1 if executor.workers == 1 else executor.workers * SHARDS_PER_WORKER  # in-process: one scan, no tails
 
 
 def split(specs: Sequence[TargetSpec], shards: int) -> list[tuple[tuple[TargetSpec, int, int], ...]]:

@@ -185,6 +185,20 @@ def _write_events(w: _Writer, site: Site) -> None:
         w.touch(parts, events[-1].time)
 
 
+def _cover_attack(site: Site, requests: list[Request]) -> None:
+    """Widen the log window to whole days around every attack trace, so the truth never names a line not written."""
+    times = (
+        [r.time for r in requests]
+        + [e.time for e in site.events]
+        + [r.time for rows in (site.ecp, site.oab, site.rps_http, site.rps_cmdlet) for r in rows]
+    )
+    if not times:
+        return
+    first = min(times).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = max(times).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    site.start, site.end = min(site.start, first), max(site.end, last)
+
+
 def write_site(site: Site, root: Path, layout: str, attack_requests: list[Request], volume: int) -> None:
     rng = site.rng
     w = _Writer(root, layout)
@@ -254,6 +268,8 @@ def generate(
     if days < 1 or volume < 0:
         raise EvidenceError("--days must be at least 1 and --volume not negative")
     out = Path(outdir)
+    if (out / "truth.json").exists():
+        raise EvidenceError(f"{out} already holds generated evidence (truth.json): choose an empty OUTDIR")
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     truth: dict[str, Any] = {
@@ -273,6 +289,7 @@ def generate(
             assert func is not None
             expected = func(site, attack_at)
         attack_requests, site.requests = site.requests, []
+        _cover_attack(site, attack_requests)
         host_dir = out / site.host
         if host_dir.exists() or (out / f"{site.host}.zip").exists():
             raise EvidenceError(f"{host_dir} already exists: choose an empty OUTDIR")

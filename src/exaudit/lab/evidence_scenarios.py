@@ -388,16 +388,22 @@ def _post_exploitation(site: Site, at: datetime, pool: str, dump: bool) -> list[
                 f"C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe {target}",
             )
         )
-        site.events.append(
-            _process_event(
-                site, t, cmd, "C:\\Windows\\System32\\rundll32.exe" if "comsvcs" in command else "C:\\ProgramData\\procdump64.exe", command
-            )
-        )
+        if rng.random() < 0.3:  # Out-Minidump style: a PowerShell script block, no telling command line
+            block = f"$p = Get-Process lsass; $m = $wer.GetMethod('MiniDumpWriteDump', 'NonPublic, Static'); # -> {target}"
+            fields = {"EventID": 4104, "SourceName": "Microsoft-Windows-PowerShell", "ScriptBlockText": block}
+            site.events.append(Event(t, "Microsoft-Windows-PowerShell/Operational", fields))
+            rules.append("lsass-minidumpwritedump-script")
+            writer = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+        else:
+            writer = "C:\\Windows\\System32\\rundll32.exe" if "comsvcs" in command else "C:\\ProgramData\\procdump64.exe"
+            site.events.append(_process_event(site, t, cmd, writer, command))
+            rules.append("lsass-dump-commandline")
+        site.events.append(_file_event(site, t + timedelta(seconds=20), writer, target))
         parts = tuple(target[3:].split("\\"))
         site.files.append(DroppedFile(parts, b"MDMP\x93\xa7" + bytes(58), t + timedelta(seconds=20)))
         archive = rng.choice(("it.zip", random_name(rng, 6).lower() + ".zip", "pst.7z"))
         site.files.append(DroppedFile(("ProgramData", archive), b"PK\x05\x06" + bytes(18), t + timedelta(minutes=rng.randint(5, 90))))
-        rules += ["lsass-dump-commandline", "dropped-lsass-dump"]
+        rules += ["lsass-dump-file-created", "dropped-lsass-dump"]
     return rules
 
 
@@ -406,6 +412,39 @@ def _reconnaissance(site: Site, atk: Attacker) -> None:
     for i in range(site.rng.randint(1, 3)):
         t = atk.start - timedelta(minutes=site.rng.randint(2, 90), seconds=i)
         site.requests.append(Request(t, "GET", "/owa/auth/logon.aspx", "url=https%3a%2f%2fmail%2fowa%2f&reason=0", "", atk.ip, atk.ua, 200))
+
+
+CRAWLER_UAS = (
+    "DuckDuckBot/1.0;+(+http://duckduckgo.com/duckduckbot.html)",
+    "facebookexternalhit/1.1+(+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0+(compatible;+Baiduspider/2.0;++http://www.baidu.com/search/spider.html)",
+    "Mozilla/5.0+(compatible;+YandexBot/3.0;++http://yandex.com/bots)",
+)
+
+
+def _proxylogon_variants(site: Site, atk: Attacker, start: datetime) -> list[str]:
+    """Published variations, each drawn by the seed: Volexity's crawler POSTs, the BackEndCookie form, the UM path."""
+    rng, rules = site.rng, []
+    if rng.random() < 0.5:
+        stem = "/owa/auth/Current/themes/resources/" + rng.choice(("logon.css", "owafont_ja.css", "lgnbotl.gif", "SegoeUI-SemiBold.eot"))
+        ua = rng.choice(CRAWLER_UAS).replace("+", " ")
+        site.requests.append(Request(start - timedelta(seconds=40), "POST", stem, "", "", atk.ip, ua, 200, proxied=False))
+        rules += ["proxylogon-post-static", "proxylogon-crawler-agent"]
+    if rng.random() < 0.5:
+        cookie = f"Server~{site.fqdn}/mapi/emsmdb/?~1942063431"
+        site.requests.append(
+            Request(start - timedelta(seconds=20), "POST", "/ecp/y.js", "", "", atk.ip, atk.ua, 200, backend_cookie=cookie)
+        )
+        rules.append("proxylogon-backend-cookie")
+    if rng.random() < 0.5:  # CVE-2021-26857: the UM service deserialises attacker data, then runs code
+        t = start + timedelta(minutes=rng.randint(1, 20))
+        message = "Unhandled exception in a UM worker process: System.InvalidCastException: Unable to cast object of type 'System.Object'"
+        fields = {"EventID": 1000, "SourceName": "MSExchange Unified Messaging", "Level": "Error", "Message": message}
+        site.events.append(Event(t, "Application", fields))
+        umw = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\UMWorkerProcess.exe"
+        site.events.append(_process_event(site, t + timedelta(seconds=5), umw, "C:\\Windows\\System32\\cmd.exe", "cmd /c whoami"))
+        rules += ["proxylogon-um-invalidcast", "um-worker-unexpected-child"]
+    return rules
 
 
 def proxylogon(site: Site, start: datetime) -> dict[str, object]:
@@ -469,14 +508,15 @@ def proxylogon(site: Site, start: datetime) -> dict[str, object]:
             site,
             t + timedelta(seconds=1),
             "New-OabVirtualDirectory",
-            f'-WebSiteName "Default Web Site" -Server "{site.host}" -Role "ClientAccess" -Path "{INSTALL}\\FrontEnd\\HttpProxy\\owa\\auth\\{atk.shell}.aspx"',  # noqa: E501 (a log line as written)
+            f'-WebSiteName "Default Web Site" -Server "{site.host}" -Role "ClientAccess" -Path "{INSTALL}\\FrontEnd\\HttpProxy\\OAB"',
         )
     )
     site.events.append(
         _file_event(site, t + timedelta(seconds=2), "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\" + "\\".join(shell_path))
     )
     site.files.append(DroppedFile(shell_path, chopper(atk.key), t + timedelta(seconds=2)))
-    rules = [
+    rules = _proxylogon_variants(site, atk, start)
+    rules += [
         "correlated-attacker-activity",
         "proxylogon-ssrf-anchor",
         "proxylogon-ssrf-autodiscover",
@@ -601,11 +641,18 @@ def proxyshell(site: Site, start: datetime) -> dict[str, object]:
     )
     site.files.append(DroppedFile(shell_path, chopper(atk.key, container=b"!BDN" + bytes(60)), write))
     use = write + timedelta(minutes=rng.randint(1, 60))
+    query = rng.choice(("", "", "cmd=whoami", "exec_code=cmd+%2Fc+ipconfig", "cmd=powershell+-enc+SQBFAFgA"))
+    method = "GET" if query else "POST"
     for i in range(rng.randint(2, 5)):
         site.requests.append(
-            Request(use + timedelta(seconds=i * 20), "POST", f"/aspnet_client/{shell_file}", "", "", atk.ip, atk.ua, 200, proxied=False)
+            Request(use + timedelta(seconds=i * 20), method, f"/aspnet_client/{shell_file}", query, "", atk.ip, atk.ua, 200, proxied=False)
         )
-    rules = [
+    rules = ["webshell-command-query"] if query else []
+    if rng.random() < 0.4:  # the DER-headed variant: a certificate request written as a page (Sigma)
+        params = f'-GenerateRequest "True" -RequestFile "{share}{random_name(rng).lower()}.aspx" -SubjectName "CN={random_name(rng)}" -BinaryEncoded "True"'  # noqa: E501 (a log line as written)
+        site.events.append(_cmdlet_event(site, write + timedelta(minutes=3), "New-ExchangeCertificate", params))
+        rules.append("cert-request-to-web")
+    rules += [
         "correlated-attacker-activity",
         "proxyshell-autodiscover-ssrf",
         "import-export-role-assigned",
@@ -640,6 +687,11 @@ def proxynotshell(site: Site, start: datetime) -> dict[str, object]:
     site.events.append(_file_event(site, write, "c:\\windows\\system32\\inetsrv\\w3wp.exe", "C:\\" + "\\".join(shell_path)))
     site.files.append(DroppedFile(shell_path, chopper(atk.key), write))
     rules = ["proxynotshell-autodiscover-powershell", "exchange-writes-script-file"]
+    if rng.random() < 0.5:  # persistence that survives the shell's removal
+        name = rng.choice(("Exchange Message Filter", "Transport Rule Helper", random_name(rng)))
+        params = f'-Name "{name}" -TransportAgentFactory "Microsoft.Exchange.Transport.Agent.{random_name(rng)}Factory" -AssemblyPath "C:\\Windows\\Temp\\{random_name(rng)}.dll"'  # noqa: E501 (a log line as written)
+        site.events.append(_cmdlet_event(site, write + timedelta(minutes=9), "Install-TransportAgent", params))
+        rules.append("transport-agent-installed")
     rules += _post_exploitation(site, write + timedelta(minutes=2), "MSExchangePowerShellAppPool", dump=rng.random() < 0.5)
     return {
         "verdict": "compromised",
@@ -696,6 +748,9 @@ def attempt_only(site: Site, start: datetime) -> dict[str, object]:
     """Internet scanners and failed exploit tries against a patched server: nothing worked."""
     rng = site.rng
     ips = [attacker_ip(rng) for _ in range(rng.randint(2, 4))]
+    published = rng.random() < 0.5
+    if published:
+        ips[0] = rng.choice(("104.140.114.110", "80.92.205.81", "5.254.43.18", "86.48.6.69"))  # published HAFNIUM/GTSC addresses
     t = start
     for ip in ips:
         t += timedelta(minutes=rng.randint(5, 600))
@@ -762,7 +817,8 @@ def attempt_only(site: Site, start: datetime) -> dict[str, object]:
         "ips": ips,
         "user_agents": [],
         "max_severity": "medium",
-        "rules": ["proxylogon-ssrf-autodiscover", "proxyshell-autodiscover-ssrf", "webshell-request", "proxylogon-ecp-js-post"],
+        "rules": ["proxylogon-ssrf-autodiscover", "proxyshell-autodiscover-ssrf", "webshell-request", "proxylogon-ecp-js-post"]
+        + (["known-attacker-ip"] if published else []),
     }
 
 

@@ -14,7 +14,7 @@ Targets are the notations of ``exaudit.scan.targets`` (strings, ``@file`` includ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 
 from exaudit.model import ScanResult
@@ -74,9 +74,11 @@ async def scan_iter(
     timeout: float = 5.0,
     host_timeout: float | None = None,
     scope: Path | None = None,
+    on_done: Callable[[], None] | None = None,
 ) -> AsyncIterator[ScanResult]:
-    """Scan and yield each target's result as soon as it is complete."""
+    """Scan and yield each target's result as soon as it is complete (``on_done`` is called per target scanned)."""
     options = _options(ports, probes, concurrency, rate, timeout, host_timeout)
+    options.on_done = on_done
     specs = prepare(targets, ports, scope)
     options.scope = read_scope(scope) if scope is not None else None
     async for result in scan_stream(specs, options):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from exaudit.scan.targets import DEFAULT_PORTS, IPNetwork, Target, TargetSpec, e
 
 MAX_REDIRECTS = 5
 MAX_VERSIONED_FOLDERS = 24  # a CU has had at most ~20 SUs and hotfix updates
+VERSIONED_BUDGET = 1.5  # x --timeout for the whole versioned-folder search, so it never uses up the host bound
 SILENT_KINDS = ("refused", "unreachable", "connect_timeout")  # nothing listens: a CIDR member is left out
 
 
@@ -56,6 +57,7 @@ class ScanOptions:
     host_timeout: float | None = None  # whole host; default 4 x timeout
     max_body: int = MAX_BODY
     scope: list[IPNetwork] | None = None  # also enforced when host names are resolved at connect time
+    on_done: Callable[[], None] | None = None  # called once per target, also for silent CIDR members (progress bars)
 
     def bound(self) -> float:
         return self.host_timeout if self.host_timeout else 4 * self.timeout
@@ -239,14 +241,20 @@ async def _fingerprint(host: _Host) -> None:
 
 
 async def _versioned_exporttool(host: _Host) -> None:
-    """A CU-level build and no ``Current`` manifest: try the ECP folders of that CU's known builds, newest first."""
+    """A CU-level build and no ``Current`` manifest: try the ECP folders of that CU's known builds, newest first.
+
+    One at a time (one kept-alive connection) within its own time budget: running out of it only leaves the build
+    at CU precision, it is not an error.
+    """
     fp = merge(host.clues)
     if fp.precision is not Precision.CU or fp.build is None:
         return
-    for build in exposure.known_builds_of_cu(fp.build)[:MAX_VERSIONED_FOLDERS]:
-        observation = await host.ask(versioned_exporttool_path(build))
-        if observation is not None and observation.status == 200 and not needs_more(merge(host.clues)):
-            return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(VERSIONED_BUDGET * host.options.timeout):
+            for build in exposure.known_builds_of_cu(fp.build)[:MAX_VERSIONED_FOLDERS]:
+                await host.ask(versioned_exporttool_path(build))
+                if not needs_more(merge(host.clues)):
+                    return
 
 
 # --------------------------------------------------------------------------- probes
@@ -303,6 +311,8 @@ async def scan_stream(specs: Iterable[TargetSpec], options: ScanOptions) -> Asyn
         for target in pending:  # shared iterator: each target goes to exactly one worker
             async with new_session(context, options.timeout, options.scope) as session:
                 result = await _safe_scan(target, session, pacer, options)
+            if options.on_done is not None:
+                options.on_done()
             if result is not None:
                 await queue.put(result)
 

@@ -97,33 +97,25 @@ def csv_text(results: Iterable[ScanResult]) -> str:
     return out.getvalue()
 
 
-def _few(cves: list[str], shown: int = 3) -> str:
-    """The first CVEs by id and how many more (the JSON has them all)."""
-    if not cves:
-        return "0"
-    more = f" +{len(cves) - shown}" if len(cves) > shown else ""
-    return f"{len(cves)}: {' '.join(cves[:shown])}{more}"
-
-
 _STYLE = {"vulnerable": "bold red", "possibly_vulnerable": "yellow", "unknown": "dim", "not_vulnerable": "green"}
 
 
 def table(results: Iterable[ScanResult]) -> Table:
+    """One row per target; the CVE column counts vulnerable / possibly vulnerable (the JSON lists them)."""
     grid = Table(title="exaudit scan (TLS certificates not verified)")
-    for column in ("target", "product", "build", "precision", "worst", "vulnerable", "possibly", "notes"):
+    for column in ("target", "product", "build", "precision", "worst", "vuln/poss", "notes"):
         grid.add_column(column, overflow="fold")
     for r in results:
         worst = r.worst.value if r.worst else ("-" if r.exchange else "")
-        vulnerable, possibly = cves_with(r, Status.VULNERABLE), cves_with(r, Status.POSSIBLY_VULNERABLE)
+        counts = f"{len(cves_with(r, Status.VULNERABLE))}/{len(cves_with(r, Status.POSSIBLY_VULNERABLE))}"
         notes = r.error or ("not Exchange" if r.reachable and not r.exchange else _mitigation_text(r))
         grid.add_row(
             escape(r.target),
             escape(r.product or ""),
             escape(r.build or ""),
             r.build_precision.value if r.exchange else "",
-            f"[{_STYLE.get(worst, '')}]{worst}[/]" if worst in _STYLE else worst,
-            _few(vulnerable) if r.exchange else "",
-            _few(possibly) if r.exchange else "",
+            f"[{_STYLE[worst]}]{worst}[/]" if worst in _STYLE else worst,
+            counts if r.exchange else "",
             escape(notes or ""),
         )
     return grid
