@@ -126,7 +126,9 @@ def judge_mitigation(name: str, test: Answer, control: Answer) -> tuple[dict[str
     if isinstance(test, FetchError) and test.kind == "aborted":
         evidence = f"test request aborted ({test}); control answered HTTP {control.status}"
         entry.update(outcome="mitigated", evidence=evidence)
-        return entry, {"name": spec.name, "title": spec.title, "cves": list(spec.cves), "present": True, "evidence": evidence}
+        mitigation = {"name": spec.name, "title": spec.title, "cves": list(spec.cves), "present": True, "evidence": evidence}
+        mitigation["note"] = "hides the bug, does not fix it; a CU install silently removes the rule: install the fix"
+        return entry, mitigation
     if isinstance(test, FetchError):
         entry.update(outcome="inconclusive", evidence=f"test request failed: {test}")
         return entry, None
