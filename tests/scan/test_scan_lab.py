@@ -200,3 +200,12 @@ def test_cidr_names_members_and_skips_silent_addresses() -> None:
 def test_unanswered_single_target_is_reported(lab: Lab) -> None:
     (result,) = scan(["127.0.79.1:1"], timeout=TIMEOUT)
     assert (result.target, result.reachable, result.exchange, result.error) == ("127.0.79.1:1", False, False, "connection refused")
+
+
+def test_rate_waits_do_not_use_up_the_host_time_bound(lab: Lab) -> None:
+    names = ["2019-header-mitigated", "se", "2010", "2016-exporttool", "plain-iis", "2016-eomt"]
+    # ~12 requests at 6 per second take ~2 s: longer than the 1 s host bound of the last hosts
+    results = scan([target_of(lab, n) for n in names], rate=6, concurrency=len(names), timeout=1.0, host_timeout=1.0)
+    assert len(results) == len(names)
+    assert [r.error for r in results] == [None] * len(names)
+    assert sum(r.exchange for r in results) == len(names) - 1

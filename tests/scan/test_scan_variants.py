@@ -3,7 +3,8 @@
 * the export tool only under the versioned ECP folder (``/ecp/<build>/exporttool/...``), not ``Current``
   (remote-fingerprinting.md §3: the fallback of righel and the CheckInfo tool);
 * an absolute redirect that drops the non-default port (``Location: https://host/owa/auth/logon.aspx``);
-* Exchange recognisable only by ``X-FEServer`` on EWS, with no build anywhere (precision ``none``).
+* Exchange recognisable only by ``X-FEServer`` on EWS, with no build anywhere (precision ``none``);
+* an IPv6 loopback target.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def versioned_app(seen: list[str]) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
         seen.append(request.path)
         if request.path == "/owa/":
-            raise web.HTTPFound(f"http://{request.host.split(':')[0]}/owa/auth/logon.aspx?url=x&reason=0")
+            host = request.url.host or ""
+            raise web.HTTPFound(f"http://{f'[{host}]' if ':' in host else host}/owa/auth/logon.aspx?url=x&reason=0")
         if request.path == "/owa/auth/logon.aspx":
             return web.Response(body=LOGON, content_type="text/html")
         if request.path == f"/ecp/15.1.2176.9/exporttool/{EXPORTTOOL_NAME}":
@@ -64,7 +66,8 @@ def servers() -> Iterator[dict[str, tuple[str, list[str]]]]:
     runners: list[web.AppRunner] = []
 
     async def start() -> None:
-        for name, address, factory in (("versioned", "127.0.82.1", versioned_app), ("ews", "127.0.82.2", ews_only_app)):
+        apps = (("versioned", "127.0.82.1", versioned_app), ("ews", "127.0.82.2", ews_only_app), ("ipv6", "::1", versioned_app))
+        for name, address, factory in apps:
             seen: list[str] = []
             runner = web.AppRunner(factory(seen))
             await runner.setup()
@@ -72,7 +75,7 @@ def servers() -> Iterator[dict[str, tuple[str, list[str]]]]:
             await site.start()
             port = runner.addresses[0][1]
             runners.append(runner)
-            found[name] = (f"http://{address}:{port}", seen)
+            found[name] = (f"http://{address}:{port}" if ":" not in address else f"[{address}]:{port}", seen)
         started.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
@@ -101,3 +104,10 @@ def test_exchange_without_a_visible_build(servers: dict[str, tuple[str, list[str
     assert (result.exchange, result.build, result.build_precision, result.product) == (True, None, Precision.NONE, None)
     assert result.build_method == "exchange header x-feserver (/EWS/Exchange.asmx)"
     assert result.cves and {c.status for c in result.cves} == {Status.UNKNOWN}
+
+
+def test_ipv6_target(servers: dict[str, tuple[str, list[str]]]) -> None:
+    target, _ = servers["ipv6"]  # "[::1]:port", plain HTTP: TLS is tried first and falls back
+    (result,) = scan([target], timeout=2)
+    assert (result.target, result.url) == (target, f"http://{target}")
+    assert (result.exchange, result.build) == (True, "15.1.2176.9")

@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # One module per command group; each defines ``register(app)``.
-_COMMAND_MODULES = ("runs", "scan", "kb", "lab", "webshells", "report", "notify", "hunt")
+_COMMAND_MODULES = ("demo", "kb", "scan", "hunt", "webshells", "report", "notify", "runs", "lab")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"exaudit.cli.{_name}").register(app)

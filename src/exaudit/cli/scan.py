@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 TARGETS_ARGUMENT = typer.Argument(
-    ..., help="host, host:port, URL, IPv6 [addr]:port, CIDR, CIDR:port, or @FILE (list, nmap -oX, masscan -oL/-oJ)."
+    ..., help="host, host:port, URL, IPv6 (\\[::1]:8443), CIDR, CIDR:port, or @FILE (list, nmap -oX, masscan -oL/-oJ)."
 )
 PORT_OPTION = typer.Option([], "--port", "-p", help="Port to try, in order (repeatable). Default: 443 then 80.")
 PROBE_OPTION = typer.Option([], "--probe", help=f"Safe probe to run (repeatable): {', '.join(PROBES)} or all. Off by default.")
@@ -58,6 +58,8 @@ def scan_command(
     """Find Exchange servers, fingerprint their build, and say which CVEs they are exposed to."""
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if output is not None and not output.parent.is_dir():
+        fail(f"cannot write {output}: folder {output.parent} does not exist")
     specs = _prepare(targets, port, scope)
     try:
         probe_names(probe)
@@ -78,7 +80,10 @@ def scan_command(
     results.sort(key=_order(specs))
     if store and run:
         store.finish_run(run, document(results), _summary(results))
-    _render(fmt, results, output, run)
+    try:
+        _render(fmt, results, output, run)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
     raise typer.Exit(ACT if actionable(results) else OK)
 
 

@@ -348,6 +348,21 @@ def open_member(archive: str, chain: tuple[str, ...], member: str) -> BinaryIO:
     return open_archive(archive, chain).open(member)  # type: ignore[return-value]  # a ZipExtFile
 
 
+def spool_file(stream: BinaryIO, limit: int = Limits.max_nested_bytes) -> BinaryIO:
+    """Copy a stream (an archive member) to an anonymous file in the private spool folder, at most ``limit`` bytes."""
+    spool = tempfile.TemporaryFile(dir=_spool_dir())  # anonymous: gone when closed, even after a crash
+    try:
+        remaining = limit
+        while remaining > 0 and (block := stream.read(min(1 << 20, remaining))):
+            spool.write(block)
+            remaining -= len(block)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool  # type: ignore[return-value]  # a BufferedRandom over a real descriptor
+
+
 def _spool_dir() -> str:
     with _LOCK:
         if not _SPOOL_DIR:

@@ -8,16 +8,31 @@ such as ``MSExchange CmdletLogs``) become ``Data[0]``, ``Data[1]`` … and ``Dat
 newlines, so a rule can match anywhere in them). Damaged chunks are skipped by the parser
 (``skip_errors``); each skip becomes one ``damaged`` error and the readable records are kept.
 
+Before parsing, the file header and every chunk's CRC32s are checked and the size is compared with
+the declared chunk count (a cut file gets a ``truncated`` error). An intact file is parsed in this
+process; a damaged one in a child process (``evtx_worker``) with an address-space cap, killed when it
+makes no progress for ``STALL_SECONDS``: the crate loops forever on some corrupt chunks (one byte in a
+chunk's string table is enough; omerbenamram/evtx#263, #288, #290), and a Rust loop holds the GIL.
+
 References:
-    reference/style-and-ecosystem.md §7.6 (evtx 0.14 API, JSON shape, timestamp format);
+    reference/style-and-ecosystem.md §7.6 (evtx 0.14 API, JSON shape, timestamp format); libyal libevtx
+    "Windows XML Event Log (EVTX) format" (file header, chunk header, CRC32 ranges);
     corpus evtx/ and evtx/corrupt/ (omerbenamram/evtx damaged samples, MSExchange Management WEC).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import select
+import struct
+import subprocess
+import sys
 import warnings
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from exaudit.model import ErrorEntry
@@ -27,6 +42,13 @@ from exaudit.parsers.text import MAX_RAW, READ_ERRORS, parse_iso_utc
 ARTIFACT = "evtx"
 BATCH = 512  # records decoded while warnings are captured, then yielded
 MAX_ERRORS = 50  # per file; a badly damaged file could otherwise flood the report
+HEADER_BLOCK = 4096
+CHUNK_SIZE = 65536
+CHUNK_MAGIC = b"ElfChnk\x00"
+ISOLATION = os.name == "posix"  # pass_fds and select on pipes; elsewhere damaged files are parsed in-process
+WORKER = Path(__file__).with_name("evtx_worker.py")
+WORKER_MEMORY = 2 << 30  # address-space cap of the child (bytes)
+STALL_SECONDS = 20.0
 _SYSTEM_FIELDS = ("EventID", "Channel", "Computer", "EventRecordID", "Level", "Task", "Keywords", "Opcode", "Version")
 
 
@@ -110,6 +132,94 @@ def compact(fields: dict[str, str]) -> str:
 
 
 def parse(stream: BinaryIO, path: str, stats: ParseStats, artifact: str = ARTIFACT) -> Iterator[Record]:
+    layout = inspect_layout(stream, path, stats)
+    if layout.damaged and ISOLATION:
+        items = _isolated_items(stream, path, stats)
+    else:
+        items = _inprocess_items(stream, path, stats)
+    for item in items:
+        record = _record(item, path, artifact, stats)
+        if record is None:
+            stats.bad_lines += 1
+            continue
+        stats.records += 1
+        stats.saw(record.time)
+        yield record
+    if stats.records == 0 and not stats.errors:
+        from exaudit.parsers.recognize import empty_error
+
+        stats.errors.append(empty_error(path))
+
+
+# --------------------------------------------------------------------------- layout and checksums
+
+
+@dataclass
+class Layout:
+    size: int = 0
+    declared_chunks: int = 0
+    damaged: bool = False  # a checksum or magic mismatch: parse in a child process
+
+
+def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
+    """Check the file header, the chunk count against the size, and every chunk's CRC32s.
+
+    The format (libyal/libevtx documentation): a 4,096-byte file header (chunk count at offset 42,
+    CRC32 of its first 120 bytes at 124), then 65,536-byte chunks (``ElfChnk\\0``; header CRC32 over
+    bytes 0-120 and 128-512 at 124, records CRC32 over 512..free-space offset at 52). Chunks beyond
+    the declared count are pre-allocated slack and only checked when they carry the chunk magic.
+    A stream that cannot seek back is reported damaged, so it is parsed in isolation.
+    """
+    layout = Layout()
+    try:
+        start = stream.tell()
+        header = stream.read(HEADER_BLOCK)
+        layout.size = len(header)
+        layout.declared_chunks = struct.unpack_from("<H", header, 42)[0] if len(header) >= 128 else 0
+        layout.damaged = len(header) < 128 or zlib.crc32(header[:120]) != struct.unpack_from("<I", header, 124)[0]
+        index = 0
+        while chunk := stream.read(CHUNK_SIZE):
+            layout.size += len(chunk)
+            if not _chunk_ok(chunk, index < layout.declared_chunks):
+                layout.damaged = True
+            index += 1
+        stream.seek(start)
+    except (*READ_ERRORS, AttributeError) as exc:
+        stats.errors.append(ErrorEntry(where=path, kind="damaged", message=f"EVTX layout not readable: {exc}"[:300]))
+        layout.damaged = True
+        return layout
+    _report_truncation(layout, path, stats)
+    return layout
+
+
+def _chunk_ok(chunk: bytes, declared: bool) -> bool:
+    if not chunk.startswith(CHUNK_MAGIC):
+        return not declared and not chunk.strip(b"\x00")  # unused slack is zeros
+    if len(chunk) < CHUNK_SIZE:
+        return False
+    free = struct.unpack_from("<I", chunk, 48)[0]
+    header_ok = zlib.crc32(chunk[:120] + chunk[128:512]) == struct.unpack_from("<I", chunk, 124)[0]
+    return header_ok and 512 <= free <= CHUNK_SIZE and zlib.crc32(chunk[512:free]) == struct.unpack_from("<I", chunk, 52)[0]
+
+
+def _report_truncation(layout: Layout, path: str, stats: ParseStats) -> None:
+    expected = HEADER_BLOCK + layout.declared_chunks * CHUNK_SIZE
+    if layout.size < expected or (layout.size - HEADER_BLOCK) % CHUNK_SIZE:
+        layout.damaged = True
+        stats.errors.append(
+            ErrorEntry(
+                where=path,
+                kind="truncated",
+                message=f"EVTX file of {layout.size} bytes, header declares {layout.declared_chunks} chunks "
+                f"({expected} bytes): the end of the log is missing",
+            )
+        )
+
+
+# --------------------------------------------------------------------------- reading records
+
+
+def _inprocess_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[dict[str, Any]]:
     from evtx import PyEvtxParser
 
     try:
@@ -119,20 +229,9 @@ def parse(stream: BinaryIO, path: str, stats: ParseStats, artifact: str = ARTIFA
         return
     while True:
         batch, done = _next_batch(records, path, stats)
-        for item in batch:
-            record = _record(item, path, artifact, stats)
-            if record is None:
-                stats.bad_lines += 1
-                continue
-            stats.records += 1
-            stats.saw(record.time)
-            yield record
+        yield from batch
         if done:
-            break
-    if stats.records == 0 and not stats.errors:
-        from exaudit.parsers.recognize import empty_error
-
-        stats.errors.append(empty_error(path))
+            return
 
 
 def _next_batch(records: Iterator[Any], path: str, stats: ParseStats) -> tuple[list[dict[str, Any]], bool]:
@@ -150,13 +249,79 @@ def _next_batch(records: Iterator[Any], path: str, stats: ParseStats) -> tuple[l
                     break
             else:
                 done = True
-        except (*READ_ERRORS, StopIteration) as exc:
-            stats.errors.append(ErrorEntry(where=path, kind="damaged", message=f"EVTX read stopped: {exc}"[:300]))
+        except BaseException as exc:  # a Rust panic (pyo3 PanicException) is a BaseException
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            _damaged(stats, path, f"EVTX read stopped: {type(exc).__name__}: {exc}")
             done = True
     for warning in caught:
-        if issubclass(warning.category, RuntimeWarning) and len(stats.errors) < MAX_ERRORS:
-            stats.errors.append(ErrorEntry(where=path, kind="damaged", message=str(warning.message)[:300]))
+        if issubclass(warning.category, RuntimeWarning):
+            _damaged(stats, path, str(warning.message))
     return batch, done
+
+
+def _damaged(stats: ParseStats, path: str, message: str) -> None:
+    if len(stats.errors) < MAX_ERRORS:
+        stats.errors.append(ErrorEntry(where=path, kind="damaged", message=message[:300]))
+
+
+def _isolated_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[dict[str, Any]]:
+    """Records of a damaged file, parsed by ``evtx_worker`` in a child killed when it stalls."""
+    spool = None
+    try:
+        fd = stream.fileno()
+    except (OSError, AttributeError, ValueError):
+        spool = _spool(stream)
+        fd = spool.fileno()
+    command = [sys.executable, "-P", str(WORKER), str(fd), str(WORKER_MEMORY)]
+    child = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        for message in _messages(child, path, stats):
+            if "record" in message and isinstance(message["record"], dict):
+                yield message["record"]
+            elif "warning" in message:
+                _damaged(stats, path, str(message["warning"]))
+            elif "error" in message:
+                _damaged(stats, path, f"EVTX read stopped: {message['error']}")
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout:
+            child.stdout.close()
+        if spool is not None:
+            spool.close()
+
+
+def _spool(stream: BinaryIO) -> BinaryIO:
+    """A member of an archive has no descriptor: copy it to an anonymous file in the private spool folder."""
+    from exaudit.evidence.tree import spool_file
+
+    return spool_file(stream)
+
+
+def _messages(child: subprocess.Popen[bytes], path: str, stats: ParseStats) -> Iterator[dict[str, Any]]:
+    """JSON lines from the child; stop (and report) when nothing arrives for ``STALL_SECONDS``."""
+    assert child.stdout is not None
+    fd = child.stdout.fileno()
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], STALL_SECONDS)
+        if not ready:
+            _damaged(stats, path, f"EVTX parser made no progress for {STALL_SECONDS:.0f} s (corrupt chunk): stopped")
+            return
+        block = os.read(fd, 1 << 16)
+        if not block:
+            if child.wait() not in (0, None) and len(stats.errors) < MAX_ERRORS:
+                _damaged(stats, path, f"EVTX parser ended with status {child.returncode} (memory limit or crash)")
+            return
+        *lines, pending = (pending + block).split(b"\n")
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                yield message
 
 
 def _record(item: dict[str, Any], path: str, artifact: str, stats: ParseStats) -> Record | None:

@@ -75,12 +75,15 @@ class _Host:
     clues: list[Clue] = field(default_factory=list)
     asked: set[str] = field(default_factory=set)
     truncated: list[str] = field(default_factory=list)
+    budget: asyncio.Timeout | None = None
 
     async def get(self, path: str, cookie: str | None = None) -> Observation:
+        waited = await self.pacer.wait()
+        deadline = self.budget.when() if self.budget is not None else None
+        if waited and self.budget is not None and deadline is not None:
+            self.budget.reschedule(deadline + waited)  # --rate waits do not use up the host's time bound
         headers = {"Cookie": cookie} if cookie else None
-        observation, truncated = await fetch(
-            self.session, self.base, path, headers=headers, pacer=self.pacer, max_body=self.options.max_body
-        )
+        observation, truncated = await fetch(self.session, self.base, path, headers=headers, max_body=self.options.max_body)
         if truncated:
             self.truncated.append(path)
         return observation
@@ -104,7 +107,7 @@ async def scan_target(target: Target, session: aiohttp.ClientSession, pacer: Pac
     host = _Host(target, session, pacer, options)
     result = ScanResult(target=target.given)
     try:
-        async with asyncio.timeout(options.bound()):
+        async with asyncio.timeout(options.bound()) as host.budget:
             await _converse(host, result)
     except TimeoutError:
         result.error = f"no complete answer within the per-host time bound of {options.bound():g} s"

@@ -51,14 +51,16 @@ class Pacer:
     rate: float = 0.0
     _next: float = 0.0
 
-    async def wait(self) -> None:
+    async def wait(self) -> float:
+        """Sleep until this request's slot; return the seconds slept (not counted against any time bound)."""
         if self.rate <= 0:
-            return
+            return 0.0
         now = time.monotonic()
         slot = max(self._next, now)
         self._next = slot + 1.0 / self.rate
         if slot > now:
             await asyncio.sleep(slot - now)
+        return slot - now
 
 
 def insecure_ssl_context() -> ssl.SSLContext:
@@ -111,14 +113,11 @@ async def fetch(
     *,
     headers: dict[str, str] | None = None,
     method: str = "GET",
-    pacer: Pacer | None = None,
     max_body: int = MAX_BODY,
 ) -> tuple[Observation, bool]:
     """``(observation, truncated)`` for ``base + path``; raises ``FetchError``."""
     if method not in ALLOWED_METHODS:  # the scanner's promise: it never sends anything else
         raise ValueError(f"method {method} is not allowed")
-    if pacer is not None:
-        await pacer.wait()
     url = URL(base + path, encoded=True)
     try:
         async with session.request(method, url, headers=headers, allow_redirects=False) as response:
