@@ -61,7 +61,7 @@ def demo(
 
     run("1/5  What is a build exposed to?", ["kb", "15.1.1847.12", "--cve", "CVE-2021-26855", "--cve", "CVE-2020-0688"])
 
-    specs = [ServerSpec(**fields) for fields in DEMO_SERVERS]  # type: ignore[arg-type]
+    specs = [ServerSpec(**fields) for fields in DEMO_SERVERS]
     with Lab(specs, first_address="127.0.10.1", port=0) as lab:
         targets = [f"{ep.host}:{ep.port}" for ep in lab.endpoints]
         scan_argv = ["scan", *targets, "--probe", "all", "--timeout", "1", "--host-timeout", "3", "--db", store]
