@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from exaudit.model import Precision, Status
+from exaudit.model import Precision, ScanResult, Status
 from exaudit.scan import scan
 from exaudit.scan.fingerprint import EXPORTTOOL_NAME
 
@@ -111,3 +111,60 @@ def test_ipv6_target(servers: dict[str, tuple[str, list[str]]]) -> None:
     (result,) = scan([target], timeout=2)
     assert (result.target, result.url) == (target, f"http://{target}")
     assert (result.exchange, result.build) == (True, "15.1.2176.9")
+
+
+def test_redirect_from_http_to_https_is_followed_on_the_same_host(servers: dict[str, tuple[str, list[str]]]) -> None:
+    from exaudit.lab import Lab, ServerSpec
+
+    with Lab([ServerSpec(build="15.1.2507.6", owa_version_header=False, exporttool=True)], first_address="127.0.82.9", port=0) as lab:
+        tls_port = lab.endpoints[0].port
+        app = web.Application()
+
+        async def upgrade(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPFound(f"https://127.0.82.9:{tls_port}/owa/")
+
+        app.router.add_route("GET", "/{tail:.*}", upgrade)
+
+        async def run() -> list[ScanResult]:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.82.9", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            try:
+                return await asyncio.to_thread(scan, [f"http://127.0.82.9:{port}"], timeout=2)
+            finally:
+                await runner.cleanup()
+
+        (result,) = asyncio.run(run())
+    assert result.url == f"https://127.0.82.9:{tls_port}"
+    assert (result.build, result.build_precision) == ("15.1.2507.6", Precision.EXACT)
+
+
+def test_probe_is_inconclusive_when_the_control_also_fails() -> None:
+    """A server that drops every request for /owa/auth/x.js, with or without the cookie: no mitigation claimed."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path == "/owa/auth/x.js":
+            assert request.transport is not None
+            request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        return web.Response(body=LOGON, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handle)
+
+    async def run() -> list[ScanResult]:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.82.10", 0).start()
+        port = runner.addresses[0][1]
+        try:
+            return await asyncio.to_thread(scan, [f"http://127.0.82.10:{port}"], probes=["eomt", "proxylogon"], timeout=2)
+        finally:
+            await runner.cleanup()
+
+    (result,) = asyncio.run(run())
+    assert {p["name"]: p["outcome"] for p in result.probes} == {"eomt": "inconclusive", "proxylogon": "aborted"}
+    assert result.mitigations == []
+    assert next(c for c in result.cves if c.cve == "CVE-2021-26855").status is Status.POSSIBLY_VULNERABLE

@@ -49,6 +49,8 @@ def open_evidence(path: str | os.PathLike[str], limits: Limits | None = None) ->
         raise EvidenceError(f"evidence path does not exist: {root}")
     if root.is_dir():
         return discover(DirTree(root, limits), str(root))
+    if not root.is_file():
+        raise EvidenceError(f"not a file or folder (FIFO, socket or device), not opened: {root}")
     if _is_zip_file(root):
         try:
             tree = ZipTree(str(root), (), limits, root.stem)

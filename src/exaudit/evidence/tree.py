@@ -146,8 +146,10 @@ class DirTree:
         if stat.S_ISDIR(info.st_mode):
             return Path(entry.path), parts
         if not stat.S_ISREG(info.st_mode):
-            return None  # FIFO, socket, device: reading could block or has no evidential content
-        if not os.access(entry.path, os.R_OK):
+            # FIFO, socket, device: opening could block forever; say so, a log may stand there
+            errors.append(ErrorEntry(where=entry.path, kind="not_a_file", message="FIFO, socket or device: not opened"))
+            return None
+        if not os.access(entry.path, os.R_OK, effective_ids=os.access in os.supports_effective_ids):
             errors.append(ErrorEntry(where=entry.path, kind="unreadable", message="permission denied"))
             return None
         opener = functools.partial(open_readonly, entry.path)
@@ -314,7 +316,14 @@ def open_archive(archive: str, chain: tuple[str, ...] = ()) -> zipfile.ZipFile:
 
 def _open_uncached(archive: str, chain: tuple[str, ...]) -> zipfile.ZipFile:
     if not chain:
-        return zipfile.ZipFile(archive)  # opened "rb"; the ZipFile owns (and closes) its handle
+        handle = open_readonly(archive)  # O_NOATIME: reading the archive leaves its access time alone
+        try:
+            opened = zipfile.ZipFile(handle)
+        except BaseException:
+            handle.close()
+            raise
+        opened._exaudit_spool = handle  # type: ignore[attr-defined]  # a passed handle is ours to close
+        return opened
     outer = open_archive(archive, chain[:-1])
     spool = tempfile.TemporaryFile(dir=_spool_dir())  # anonymous: gone when closed, even after a crash
     try:
@@ -360,7 +369,7 @@ def spool_file(stream: BinaryIO, limit: int = Limits.max_nested_bytes) -> Binary
     except BaseException:
         spool.close()
         raise
-    return spool  # type: ignore[return-value]  # a BufferedRandom over a real descriptor
+    return spool  # a BufferedRandom over a real descriptor
 
 
 def _spool_dir() -> str:

@@ -41,13 +41,13 @@ def _ip_kind(value: str) -> str | None:
 def collect(view: ReportView) -> list[SharedIndicator]:
     """Every distinct indicator of the findings, in first-seen order; file hashes come from the inputs."""
     found: dict[tuple[str, str], SharedIndicator] = {}
+    linked: set[tuple[str, str, int]] = set()  # (kind, value, id(finding)): no O(n²) list membership
 
     def add(kind: str | None, value: str, finding: Finding) -> None:
-        if not kind or not value:
+        if not kind or not value or (kind, value, id(finding)) in linked:
             return
-        item = found.setdefault((kind, value), SharedIndicator(kind, value))
-        if finding not in item.findings:
-            item.findings.append(finding)
+        linked.add((kind, value, id(finding)))
+        found.setdefault((kind, value), SharedIndicator(kind, value)).findings.append(finding)
 
     for f in view.findings:
         for ip in f.indicators.ips:

@@ -114,8 +114,12 @@ def render_stix(view: ReportView, lang: str, tlp: str) -> str:
             scos[(item.kind, item.value)] = sco
     objects += scos.values()
 
+    by_finding: dict[int, list[SharedIndicator]] = {}
+    for item in shared:
+        for f in item.findings:
+            by_finding.setdefault(id(f), []).append(item)
     for finding in view.findings:
-        mine = [i for i in shared if finding in i.findings]
+        mine = by_finding.get(id(finding), [])
         refs = [scos[(i.kind, i.value)].id for i in mine if (i.kind, i.value) in scos]
         if not refs:
             continue

@@ -1,13 +1,14 @@
 """The scan engine: asyncio workers, one bounded conversation per host, results streamed as they finish.
 
-Per host (docs/scan.md lists every request):
+Per host (docs/scan.md lists every request), stopping as soon as the build is exact:
 
-1. ``GET /owa/`` on the first port that answers (https first, plain http if the TLS handshake fails), following
-   at most ``MAX_REDIRECTS`` same-origin redirects (to ``/owa/auth/logon.aspx``);
-2. if Exchange did not show itself: ``GET /EWS/Exchange.asmx`` (401 with Exchange headers);
-3. while the build is not exact: the ECP export-tool manifest, then ``/EWS/Exchange.asmx`` and
+1. ``GET /owa/`` on the first port that answers (https first, plain http if the TLS handshake fails or stalls);
+2. if it redirected to the OWA logon form: the ECP export-tool manifest (usually the exact build);
+3. the same-host redirects from ``/owa/`` (at most ``MAX_REDIRECTS``), i.e. the logon page and its resource paths;
+4. if Exchange did not show itself: ``GET /EWS/Exchange.asmx`` (401 with Exchange headers);
+5. the export-tool manifest, then the versioned ECP folders of the CU's known builds, ``/EWS/Exchange.asmx`` and
    ``/autodiscover/autodiscover.xml`` for an ``X-OWA-Version`` header;
-4. the requested probes.
+6. the requested probes.
 
 Bounds: ``concurrency`` hosts in flight, ``rate`` requests per second overall, ``timeout`` per request and
 ``host_timeout`` for the whole conversation with one host. Every failure ends as the target's ``error``.
@@ -200,6 +201,9 @@ async def _follow_owa(host: _Host, observation: Observation, result: ScanResult)
         if len(seen) > MAX_REDIRECTS:
             break
         seen.append(path)
+        upgraded = _scheme_change(host.base, observation.location or "")
+        if upgraded:
+            host.base = result.url = upgraded  # http -> https on the same host: follow it there
         try:
             observation = await host.get(path)
         except FetchError:
@@ -226,6 +230,18 @@ def _same_origin_path(base: str, observation: Observation) -> str | None:
     if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != (urlsplit(base).hostname or "").lower():
         return None
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _scheme_change(base: str, location: str) -> str | None:
+    """The new origin when a redirect to the same host changes the scheme (port from the URL or the default)."""
+    parts, ours = urlsplit(location), urlsplit(base)
+    if parts.scheme not in ("http", "https") or parts.scheme == ours.scheme or parts.hostname != ours.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{host_for_url(parts.hostname or '')}:{port}"
 
 
 async def _fingerprint(host: _Host) -> None:
