@@ -13,26 +13,40 @@ Test-ProxyLogon checks, which this covers and extends).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import hashlib
+import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from exaudit.detect.correlate import WEB_ARTIFACTS, attacker_indicators, correlated_hits, file_may_relate, timeline
+from exaudit.detect.correlate import (
+    WEB_ARTIFACTS,
+    AttackerIndicators,
+    attacker_indicators,
+    correlated_hits,
+    file_may_relate,
+    timeline,
+)
 from exaudit.detect.coverage import FileSpan, coverage_of
 from exaudit.detect.dropped import dropped_file_findings
-from exaudit.detect.engine import Hit, RuleSet, findings_from_hits
+from exaudit.detect.engine import Hit, RuleSet, findings_from_hits, load_rules
+from exaudit.detect.prefilter import LineScanner, tokens_for
 from exaudit.detect.proxylogon import chain_findings
 from exaudit.detect.verdict import exposure_reasons, host_verdict
+from exaudit.engine.base import Executor, default_workers
 from exaudit.evidence.base import EvidenceFile, HostView
+from exaudit.hunt_fast import FAST_ARTIFACTS, FileScan, FileTask, correlate_file, hunt_file, reference_scan, sha256_of
 from exaudit.model import SCHEMA, CveStatus, ErrorEntry, Finding, HostVerdict, InputFile, Severity, Verdict, to_jsonable
 from exaudit.parsers import ERROR_ARTIFACTS, HEAD_BYTES, ParseStats, classify, parser_for
 
 CHUNK = 1 << 20
+POOL_MIN_BYTES = 64 << 20  # below this, starting worker processes (about a second) costs more than it saves
+__all__ = ["HostResult", "actionable", "build_document", "hunt", "hunt_views", "sha256_of", "summary"]
 Progress = Callable[[str], None]
 
 
@@ -59,39 +73,62 @@ def _chunks(file: EvidenceFile) -> Iterator[bytes]:
             yield chunk
 
 
-def sha256_of(file: EvidenceFile) -> str:
-    digest = hashlib.sha256()
-    for chunk in _chunks(file):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _head(file: EvidenceFile) -> bytes:
     with file.open() as stream:
         return stream.read(HEAD_BYTES)
+
+
+def _picklable(file: EvidenceFile) -> bool:
+    try:
+        pickle.dumps(file)
+    except Exception:  # an opener over an open archive: this process reads it
+        return False
+    return True
+
+
+def auto_workers() -> int:
+    """Processes for one hunt: every core, but 1 inside a worker process (no pools within pools)."""
+    if multiprocessing.parent_process() is not None:
+        return 1
+    return default_workers()
 
 
 # --------------------------------------------------------------------------- one host
 
 
 class _HostHunt:
-    """The state of hunting one host: kept small, records are streamed and never held."""
+    """The state of hunting one host: kept small, records are streamed and never held.
 
-    def __init__(self, view: HostView, rules: RuleSet, progress: Progress | None) -> None:
+    ``reference`` parses every record of every file (the straightforward path the fast path must equal);
+    otherwise IIS and HttpProxy files go through ``hunt_fast`` (bytes first), spread over ``pool``.
+    """
+
+    def __init__(
+        self,
+        view: HostView,
+        rules: RuleSet,
+        progress: Progress | None,
+        reference: bool = False,
+        pool: Executor | None = None,
+    ) -> None:
         self.view = view
         self.host = view.hostname
         self.rules = rules
         self.progress = progress
+        self.reference = reference
+        self.pool = pool
+        self.packaged_rules = len(rules.rules) == len(load_rules()) and all(a is b for a, b in zip(rules.rules, load_rules(), strict=True))
         self.hits: list[Hit] = []
         self.spans: list[FileSpan] = []
         self.inputs: list[InputFile] = []
         self.errors: list[ErrorEntry] = list(view.errors)
         self.builds: list[tuple[datetime | None, str]] = []
+        self.fallbacks: dict[str, str] = {}  # file → why the fast path was not used
 
     def run(self) -> HostResult:
         logs, others = self._sort_files()
-        for log in logs:
-            self._parse(log)
+        for log, scan in zip(logs, self._map(hunt_file, self._tasks(logs)), strict=True):
+            self._account(log, scan)
         findings = findings_from_hits(self.hits, self.host) + chain_findings(self.hits, self.host)
         findings += self._webshells(others)  # the scanner keeps to web folders and page files itself
         findings += self._correlate(logs, findings)
@@ -121,27 +158,61 @@ class _HostHunt:
                 others.append(file)
         return logs, others
 
-    def _parse(self, log: _LogFile) -> None:
-        file, artifact = log.file, log.artifact
+    # ------------------------------------------------------------------ passes
+
+    def _tasks(self, logs: list[_LogFile], indicators: Any = None) -> list[FileTask]:
+        return [FileTask(log.file, log.artifact, self.reference, indicators) for log in logs]
+
+    def _map(self, fn: Callable[[FileTask], FileScan], tasks: list[FileTask]) -> Iterator[FileScan]:
+        """File tasks in order: over the process pool when it pays (big logs, packaged rules), else here."""
+        big = sum(t.file.size or 0 for t in tasks if t.artifact in FAST_ARTIFACTS)
+        if (
+            self.pool is not None
+            and not self.reference
+            and self.packaged_rules
+            and big >= POOL_MIN_BYTES
+            and len(tasks) > 1
+            and all(_picklable(t.file) for t in tasks)
+        ):
+            for task, scan in zip(tasks, self.pool.map(fn, tasks), strict=True):
+                self._progress(task)
+                yield scan
+            return
+        for task in tasks:
+            self._progress(task)
+            yield self._here(fn, task)
+
+    def _here(self, fn: Callable[[FileTask], FileScan], task: FileTask) -> FileScan:
+        if fn is hunt_file and not self.packaged_rules:
+            scanner = self._custom_scanner(task.artifact)
+            if scanner is None:
+                return reference_scan(task.file, task.artifact, lambda r: bool(self.rules.match(r)))
+            return hunt_file(task, rules=self.rules, scanner=scanner)
+        return fn(task)
+
+    def _custom_scanner(self, artifact: str) -> LineScanner | None:
+        conjunctions = tokens_for(self.rules, artifact)
+        return None if conjunctions is None else LineScanner(conjunctions)
+
+    def _progress(self, task: FileTask) -> None:
         if self.progress:
-            self.progress(f"{self.host}: {artifact} {file.path}")
-        stats = ParseStats()
-        records = 0
-        try:
-            with file.open() as stream:
-                for record in parser_for(artifact)(stream, file.path, stats):
-                    records += 1
-                    self.hits.extend(self.rules.match(record))
-            digest = sha256_of(file)
-        except Exception as exc:  # parsers should not raise; a bug in one must not stop the hunt
-            self.errors.append(ErrorEntry(file.path, "damaged", f"{artifact} parser stopped: {type(exc).__name__}: {exc}"))
-            digest = None
+            self.progress(f"{self.host}: {task.artifact} {task.file.path}")
+
+    def _account(self, log: _LogFile, scan: FileScan) -> None:
+        """Hits, input entry, errors, coverage span and build of one file, as the full parse reports them."""
+        file, artifact, stats = log.file, log.artifact, scan.stats
+        for record in scan.kept:
+            self.hits.extend(self.rules.match(record))
+        if scan.failure:
+            self.errors.append(scan.failure)
+        if scan.fallback:
+            self.fallbacks[file.path] = scan.fallback
         self.errors.extend(stats.errors)
-        records = max(records, stats.records)
+        records = max(scan.yielded, stats.records)
         self.inputs.append(
             InputFile(
                 path=file.path,
-                sha256=digest,
+                sha256=scan.sha256,
                 artifact=artifact,
                 records=records,
                 errors=stats.bad_lines + len(stats.errors),
@@ -174,11 +245,24 @@ class _HostHunt:
         return list(scan.findings)
 
     def _correlate(self, logs: list[_LogFile], findings: list[Finding]) -> list[Finding]:
+        """Second look at the web logs for the attacker's addresses, tool agents and shell URLs."""
         indicators = attacker_indicators(findings)
         if not indicators:
             return []
-        tokens = indicators.tokens()
         already = {(h.record.path, h.record.line) for h in self.hits}
+        if self.reference:
+            return findings_from_hits(self._correlate_reference(logs, indicators, already), self.host)
+        web = [log for log in logs if log.artifact in WEB_ARTIFACTS]
+        extra: list[Hit] = []
+        for log, scan in zip(web, self._map(correlate_file, self._tasks(web, indicators)), strict=True):
+            if scan.failure:
+                self.errors.append(ErrorEntry(log.file.path, "damaged", f"correlation pass stopped: {scan.failure.message}"))
+            extra.extend(correlated_hits(scan.kept, indicators, already))
+        return findings_from_hits(extra, self.host)
+
+    def _correlate_reference(self, logs: list[_LogFile], indicators: AttackerIndicators, already: set[tuple[str, int]]) -> list[Hit]:
+        """The straightforward correlation: files holding a token are parsed again in full."""
+        tokens = indicators.tokens()
         extra: list[Hit] = []
         for log in logs:
             if log.artifact not in WEB_ARTIFACTS or not file_may_relate(functools.partial(_chunks, log.file), tokens):
@@ -188,7 +272,7 @@ class _HostHunt:
                     extra.extend(correlated_hits(parser_for(log.artifact)(stream, log.file.path, ParseStats()), indicators, already))
             except Exception as exc:
                 self.errors.append(ErrorEntry(log.file.path, "damaged", f"correlation pass stopped: {exc}"))
-        return findings_from_hits(extra, self.host)
+        return extra
 
     def _exposure(self) -> tuple[str | None, list[CveStatus]]:
         """The build the newest log reveals, judged by the knowledge base."""
@@ -216,23 +300,61 @@ def _open(path: str | os.PathLike[str]) -> tuple[list[HostView], list[ErrorEntry
         return [], [ErrorEntry(str(path), "unreadable", f"cannot open evidence: {exc}")]
 
 
-def hunt_views(views: Iterable[HostView], rules: RuleSet | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def hunt_views(
+    views: Iterable[HostView],
+    rules: RuleSet | None = None,
+    progress: Progress | None = None,
+    *,
+    reference: bool = False,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """Hunt already opened host views (evidence sources built by the caller)."""
     rules = rules or RuleSet()
-    results = [_HostHunt(view, rules, progress).run() for view in views]
+    with _file_pool(workers, reference) as pool:
+        results = [_HostHunt(view, rules, progress, reference, pool).run() for view in views]
     return build_document(results, [])
 
 
-def hunt(paths: Iterable[str | os.PathLike[str]], rules: RuleSet | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Hunt every host found in the given evidence paths; the canonical hunt document (JSON-ready)."""
+def hunt(
+    paths: Iterable[str | os.PathLike[str]],
+    rules: RuleSet | None = None,
+    progress: Progress | None = None,
+    *,
+    reference: bool = False,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Hunt every host found in the given evidence paths; the canonical hunt document (JSON-ready).
+
+    ``reference=True`` parses every record of every log (the straightforward path, for comparison);
+    by default IIS and HttpProxy logs are hunted bytes first (``exaudit.hunt_fast``) with the same
+    result. ``workers``: processes for the files of a host (default: every core when the logs are
+    large; 1 inside a worker process).
+    """
     rules = rules or RuleSet()
     results: list[HostResult] = []
     errors: list[ErrorEntry] = []
-    for path in paths:
-        views, open_errors = _open(Path(path))
-        errors.extend(open_errors)
-        results.extend(_HostHunt(view, rules, progress).run() for view in views)
+    with _file_pool(workers, reference) as pool:
+        for path in paths:
+            views, open_errors = _open(Path(path))
+            errors.extend(open_errors)
+            results.extend(_HostHunt(view, rules, progress, reference, pool).run() for view in views)
     return build_document(results, errors)
+
+
+@contextlib.contextmanager
+def _file_pool(workers: int | None, reference: bool) -> Iterator[Executor | None]:
+    """A process pool for the files of each host (started on first use), or None for one process."""
+    count = auto_workers() if workers is None else workers
+    if reference or count <= 1:
+        yield None
+        return
+    from exaudit.engine.local import ProcessExecutor
+
+    pool = ProcessExecutor(count)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def build_document(results: list[HostResult], errors: list[ErrorEntry]) -> dict[str, Any]:

@@ -101,6 +101,26 @@ def test_store_records_runs_findings_and_scan_results(tmp_path) -> None:
         assert conn.execute("select rule, severity from findings").fetchall() == [("r", "high")]
 
 
+def test_batch_of_scan_results_and_resumable_runs(tmp_path) -> None:
+    store = Store(tmp_path / "runs.db")
+    run = store.begin_run("scan", ["10.0.0.0/30"])
+    assert store.add_scan_results(run, [ScanResult(target=f"10.0.0.{n}:443") for n in (1, 2)]) == 2
+    # a batch with one target already stored: the others are kept, the duplicate skipped
+    assert store.add_scan_results(run, [ScanResult(target=f"10.0.0.{n}:443") for n in (2, 3)]) == 1
+    assert store.add_scan_results(run, []) == 0
+    assert sorted(d["target"] for d in store.scan_results_of(run.id)) == ["10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"]
+    assert [r["id"] for r in store.runs_unfinished("scan")] == [run.id]
+    store.finish_run(run, {"schema": SCHEMA, "kind": "scan", "results": []}, status="failed")  # interrupted
+    reopened = store.reopen_run(run.id[:6])
+    assert (reopened.id, reopened.args, store.find_run(run.id)["status"]) == (run.id, ["10.0.0.0/30"], "running")
+    store.finish_run(reopened, {"schema": SCHEMA, "kind": "scan", "results": []})
+    assert store.runs_unfinished() == []
+    with pytest.raises(StoreError, match="finished"):
+        store.reopen_run(run.id)
+    with pytest.raises(StoreError, match="no scan run"):
+        store.find_run("0000", command="scan")
+
+
 def test_store_url_forms(tmp_path) -> None:
     assert db_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert db_url(tmp_path / "a" / "b.db").startswith("sqlite:///")

@@ -70,3 +70,14 @@ def test_postgres_two_writers_at_once_lose_nothing(pg_url: str) -> None:
     runs = store.list_runs(limit=100)
     assert len(runs) == 40
     assert sum(len(store.scan_results_of(r["id"])) for r in runs) == 40
+
+
+def test_postgres_batch_writes_skip_duplicates_and_runs_reopen(pg_url: str) -> None:
+    store = Store(pg_url)
+    run = store.begin_run("scan", ["10.0.0.0/30"])
+    assert store.add_scan_results(run, [ScanResult(target=f"10.0.0.{n}:443") for n in (1, 2)]) == 2
+    assert store.add_scan_results(run, [ScanResult(target=f"10.0.0.{n}:443") for n in (2, 3)]) == 1  # one duplicate
+    assert len(store.scan_results_of(run.id)) == 3
+    assert store.reopen_run(run.id[:8]).id == run.id
+    store.finish_run(run, {"schema": SCHEMA, "kind": "scan", "results": []})
+    assert store.find_run(run.id)["status"] == "done" and store.runs_unfinished() == []

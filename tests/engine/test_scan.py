@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 import socket
 from collections.abc import Iterator
@@ -10,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from exaudit.engine import EngineError, Executor, InProcessExecutor, distributed_scan, iter_distributed_scan
-from exaudit.engine.scanning import single_spec, split
+from exaudit.cli import main
+from exaudit.engine.scanning import scan_shard, shard_tasks, single_spec, split
 from exaudit.lab import HOSTILE_KINDS, Lab, farm_specs
 from exaudit.model import ScanResult, to_jsonable
+from exaudit.store import Store
 from exaudit.scan import ProbeError, TargetError, scan
 from exaudit.scan.targets import expand, parse_targets
 
@@ -98,3 +102,36 @@ def test_scope_and_probe_errors_come_before_any_task(tmp_path: Path) -> None:
 def test_streamed_results_match_the_list(farm: Lab, targets: list[str], reference: list[str]) -> None:
     stream = iter_distributed_scan(targets, InProcessExecutor(), shards=4, probes=["all"], timeout=TIMEOUT)
     assert sorted(as_json(list(stream))) == reference
+
+
+def test_shards_carry_the_scope_and_workers_enforce_it(executor: Executor, farm: Lab, tmp_path: Path) -> None:
+    scope = tmp_path / "scope.txt"
+    scope.write_text("127.0.70.0/28\n")
+    inside = f"127.0.70.2:{farm.port}"
+    tasks = shard_tasks([inside], executor, scope=scope, timeout=TIMEOUT)
+    assert [task.options["scope"] for task in tasks] == [(ipaddress.ip_network("127.0.70.0/28"),)]
+    # a shard that lists an address outside the scope (never made by shard_tasks) is refused on the worker itself
+    outside = parse_targets([f"127.0.71.1:{farm.port}"])[0]
+    forged = dataclasses.replace(tasks[0], pieces=((outside, 0, 1),))
+    assert [r["target"] for r in next(executor.map(scan_shard, [tasks[0], forged]))] == [inside]
+    with pytest.raises(TargetError, match="outside the scope"):
+        list(executor.map(scan_shard, [tasks[0], forged]))
+
+
+def test_scan_command_on_a_cluster_matches_the_local_scan(
+    dask_executor: Executor, targets: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["scan", *targets, "--probe", "all", "--timeout", str(TIMEOUT), "--format", "json"]
+    assert main([*args, "--no-store"]) == 1
+    local = json.loads(capsys.readouterr().out)["results"]
+    address = getattr(dask_executor, "address")
+    db = tmp_path / "runs.db"
+    assert main([*args, "--cluster", address, "--db", str(db)]) == 1
+    remote = json.loads(capsys.readouterr().out)
+    assert remote["results"] == local and len(local) == 11
+    stored = [r["target"] for r in Store(db).scan_results_of(remote["run"]["id"])]
+    assert sorted(stored) == sorted(set(targets[1:] + [r["target"] for r in local]))  # the target named twice: one row
+    assert main([*args, "--workers", "1", "--no-store"]) == 1
+    assert json.loads(capsys.readouterr().out)["results"] == local
+    assert main([*args, "--cluster", "local:x", "--no-store"]) == 3  # an engine error: one line, exit 3
+    assert capsys.readouterr().err.count("\n") == 1

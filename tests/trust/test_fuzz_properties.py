@@ -52,7 +52,7 @@ def check_parse(artifact: str, data: bytes) -> ParseStats:
     assert stats.bad_lines >= 0
     for record in records:
         assert record.artifact == artifact
-        assert record.time is None or record.time.tzinfo is not None and record.time.utcoffset() == UTC.utcoffset(None)
+        assert record.time is None or (record.time.tzinfo is not None and record.time.utcoffset() == UTC.utcoffset(None))
         assert len(record.raw) <= MAX_RAW + 1
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in record.fields.items())
     lines = [r.line for r in records]
@@ -128,7 +128,9 @@ def test_evtx_survives_mutations(small_evtx: bytes, edits: list[tuple[int, int]]
 # --------------------------------------------------------------------------- the archive reader
 
 segment = st.sampled_from(["V15", "Logging", "HttpProxy", "W3SVC1", "a", "..", ".", "", "C:", "__MACOSX", "ü", "x.log", "CON"])
-member_name = st.lists(segment, min_size=1, max_size=6).map("/".join).filter(bool) | st.sampled_from(["/etc/x.log", "C:\\x.log", "\\\\srv\\x"])
+member_name = st.lists(segment, min_size=1, max_size=6).map("/".join).filter(bool) | st.sampled_from(
+    ["/etc/x.log", "C:\\x.log", "\\\\srv\\x"]
+)
 members = st.lists(st.tuples(member_name, st.binary(max_size=256)), min_size=1, max_size=8)
 
 
@@ -157,7 +159,9 @@ def test_open_evidence_on_generated_zips(entries: list[tuple[str, bytes]]) -> No
         assert not [p for p in Path(folder).rglob("*") if p.name != "EX09.zip"]  # nothing extracted
 
 
-tree_step = st.tuples(st.sampled_from(["dir", "file", "link_up", "link_root", "link_out"]), st.integers(0, 20), st.text("abc", min_size=1, max_size=3))
+tree_step = st.tuples(
+    st.sampled_from(["dir", "file", "link_up", "link_root", "link_out"]), st.integers(0, 20), st.text("abc", min_size=1, max_size=3)
+)
 
 
 @FUZZ

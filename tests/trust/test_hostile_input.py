@@ -44,6 +44,7 @@ from hostile_inputs import (
     zip_bytes,
 )
 
+from exaudit.cli import main
 from exaudit.hunt import hunt
 from exaudit.parsers import evtx as evtx_parser
 from exaudit.parsers.exchange_csv import HTTPPROXY_FIELDS
@@ -103,7 +104,8 @@ def test_evtx_that_hangs_the_parser_is_stopped(host: Path, corpus: Path, monkeyp
     monkeypatch.setattr(evtx_parser, "STALL_SECONDS", 2.0)
     place(host, (*EVTX_DIR, "Loop.evtx"), string_table_loop((corpus / "evtx" / EVTX_SMALL).read_bytes()))
     document = run(host)
-    [stalled] = [e for e in errors_of(document, "damaged", "Loop.evtx") if "no progress" in e["message"]]
+    stalled = [e for e in errors_of(document, "damaged", "Loop.evtx") if "no progress" in e["message"]]
+    assert len(stalled) == 1
     assert input_of(document, "Loop.evtx")["errors"] >= 1
 
 
@@ -403,40 +405,78 @@ def test_everything_at_once_through_the_cli(host: Path, corpus: Path, tmp_path: 
     assert ATTACK_IP in json.dumps(document["findings"])
 
 
+def _hostile_table(host: Path, tmp_path: Path) -> str:
+    """The hunt table for a host whose log row and file name carry Rich markup and terminal escapes."""
+    row = httpproxy_row(ip="203.0.113.38")
+    row[HTTPPROXY_FIELDS.index("UserAgent")] = "Mozilla\x1b]8;;http://evil.example\x1b\\[link=http://evil.example]x[/link]\x07"
+    place(host, (*HTTPPROXY_DIR[:-1], "Owa", "HttpProxy_2021030314-1.LOG"), httpproxy_text([row]).encode())
+    place(host, ("W3SVC1", "[bold red]u_ex210317\x1b]0;owned\x07.log"), bytes(range(1, 256)) * 8)
+    out = tmp_path / "table.txt"
+    assert main(["hunt", str(host), "--no-store", "--quiet", "--workers", "1", "-o", str(out)]) == 1
+    return out.read_text(encoding="utf-8")
+
+
+def test_rich_markup_in_names_is_printed_literally(host: Path, tmp_path: Path) -> None:
+    text = _hostile_table(host, tmp_path)
+    assert "203.0.113.38" in text
+    assert "[bold red]u_ex210317" in text  # the name, literally, not turned red
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/hunt.py bug: the table prints error 'where' values (file names) with rich.markup.escape only; "
+    "Rich strips BEL/BS/CR but not ESC, so an attacker-named file sends terminal escape sequences (OSC title, "
+    "OSC 8 links, screen clears) to the responder's terminal; fix: replace C0 control characters before printing",
+)
+def test_terminal_escapes_in_names_never_reach_the_table(host: Path, tmp_path: Path) -> None:
+    text = _hostile_table(host, tmp_path)
+    assert "\x1b" not in text and "\x07" not in text
+
+
 # --------------------------------------------------------------------------- memory
 
 
-def _peak_rss_growth(tmp_path: Path, evidence: Path) -> float:
-    """MB of peak RSS a hunt adds in a fresh process, over a warm-up hunt of a small host."""
+def _peak_rss_growth(tmp_path: Path, evidence: Path) -> tuple[float, float]:
+    """MB of peak RSS (Linux VmHWM) a hunt adds in a fresh process over a warm-up hunt, and what holding 64 MB adds to RSS.
+
+    The second number is the control: it shows /proc sees an allocation the size of a slurped file.
+    """
     small = make_host(tmp_path / "warm")
     script = textwrap.dedent(
         f"""
-        import resource, sys
+        import re
         from exaudit.hunt import hunt
+        def status(key):  # VmHWM (peak) and VmRSS in MB; ru_maxrss survives execve and would start at pytest's peak
+            return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024
         hunt([{str(small)!r}])
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = status("VmHWM")
         document = hunt([{str(evidence)!r}])
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print((after - before) / 1024)
+        after = status("VmHWM")
+        resident = status("VmRSS")
+        blob = b"x" * (64 << 20)  # written, so resident
+        print(after - before, status("VmRSS") - resident)
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+    growth, control = result.stdout.split()
+    return float(growth), float(control)
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS read from /proc (Linux)")
 def test_memory_bounded_on_a_30_mb_line(tmp_path: Path) -> None:
     host = make_host(tmp_path / "ev")
     header = "#Software: Microsoft Internet Information Services 10.0\n#Fields: date time s-ip cs-method cs-uri-stem\n"
     place(host, ("W3SVC1", "u_ex210316.log"), (header + "2021-03-03 02:14:07 10.0.0.1 GET /" + "B" * (30 * MB) + "\n").encode())
-    growth = _peak_rss_growth(tmp_path, host)
-    print(f"peak RSS growth, 30 MB line: {growth:.1f} MB")
-    assert growth < 200
+    growth, control = _peak_rss_growth(tmp_path, host)
+    print(f"peak RSS growth, 30 MB line: {growth:.1f} MB (control, 64 MB held: {control:.1f} MB)")
+    assert growth < 200 and control > 50
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS read from /proc (Linux)")
 def test_memory_bounded_on_zip_bombs(tmp_path: Path) -> None:
     host = make_host(tmp_path / "ev")
     zip_bytes(host / "bomb.zip", {f"W3SVC1/u_ex2103{d:02d}.log": b"\x00" * (64 * MB) for d in range(1, 4)})
     lying_zip(host / "lying.zip", "W3SVC1/u_ex210320.log", b"2021-03-03 " + b"C" * (64 * MB), declared=1 << 20)
-    growth = _peak_rss_growth(tmp_path, host)
-    print(f"peak RSS growth, zip bombs: {growth:.1f} MB")
-    assert growth < 200
+    growth, control = _peak_rss_growth(tmp_path, host)
+    print(f"peak RSS growth, zip bombs: {growth:.1f} MB (control, 64 MB held: {control:.1f} MB)")
+    assert growth < 200 and control > 50

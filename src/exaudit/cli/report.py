@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from exaudit.cli import ACT, FAILED, OK
-from exaudit.cli.common import DB_OPTION, OUTPUT_OPTION, emit, fail, open_store
+from exaudit.cli.common import DB_OPTION, OUTPUT_OPTION, emit, fail, open_store, stderr
 from exaudit.render import FORMATS, TLP_LEVELS, RenderError, render
 from exaudit.render.view import build_view
 from exaudit.store import StoreError
@@ -70,6 +70,8 @@ def report(
     """
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt.startswith("timesketch") and output and output.suffix not in (".jsonl", ".csv"):
+        stderr.print(f"note: Timesketch imports only files named *.jsonl or *.csv, not {output.name}", markup=False, highlight=False)
     documents = load_documents(db, runs, files)
     try:
         text = render(documents, fmt, lang, tlp=tlp)

@@ -1,18 +1,18 @@
 """``exaudit scan``: which of our Exchange servers are exposed (docs/scan.md).
 
 Exit codes: 0 nothing vulnerable, 1 a vulnerable or possibly vulnerable CVE somewhere, 2 usage error (bad
-target, bad option, target outside ``--scope``), 3 the store could not be opened.
+target, bad option, target outside ``--scope``, unknown or finished ``--resume`` run), 3 the store could not be
+opened, the scan was interrupted, or a worker or the cluster was lost (the run can then be resumed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -20,11 +20,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import DB_OPTION, NO_STORE_OPTION, OUTPUT_OPTION, dump_json, emit, fail, open_store, stderr
-from exaudit.model import RunInfo, ScanResult, to_jsonable
+from exaudit.engine.base import EngineError
+from exaudit.model import RunInfo, ScanResult, scan_result_from_dict
 from exaudit.scan import ProbeError, TargetError, TargetSpec, scan_iter
 from exaudit.scan.output import actionable, csv_text, document, jsonl_line, table
 from exaudit.scan.probes import PROBES, probe_names
-from exaudit.store import Store, scan_results
+from exaudit.scan.resume import ScanSettings, remaining
+from exaudit.scan.targets import DEFAULT_PORTS
+from exaudit.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from exaudit.engine import Executor
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -34,11 +40,16 @@ def register(app: typer.Typer) -> None:
 
 
 TARGETS_ARGUMENT = typer.Argument(
-    ..., help="host, host:port, URL, IPv6 (\\[::1]:8443), CIDR, CIDR:port, or @FILE (list, nmap -oX, masscan -oL/-oJ)."
+    None, help="host, host:port, URL, IPv6 (\\[::1]:8443), CIDR, CIDR:port, or @FILE (list, nmap -oX, masscan -oL/-oJ)."
 )
 PORT_OPTION = typer.Option([], "--port", "-p", help="Port to try, in order (repeatable). Default: 443 then 80.")
 PROBE_OPTION = typer.Option([], "--probe", help=f"Safe probe to run (repeatable): {', '.join(PROBES)} or all. Off by default.")
 SCOPE_OPTION = typer.Option(None, "--scope", help="File of allowed address ranges; any target outside is refused.")
+RESUME_OPTION = typer.Option(
+    None, "--resume", help="Finish an interrupted scan run (id or unique prefix): its targets and options, only what is not done."
+)
+WORKERS_OPTION = typer.Option(None, "--workers", "-w", min=1, help="Spread the targets over N local processes (docs/cluster.md).")
+CLUSTER_OPTION = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://HOST:8786) or local[:N]; see docs/cluster.md.")
 
 
 def scan_command(
@@ -54,29 +65,42 @@ def scan_command(
     output: Path = OUTPUT_OPTION,
     db: str = DB_OPTION,
     no_store: bool = NO_STORE_OPTION,
+    resume: str = RESUME_OPTION,
+    workers: int = WORKERS_OPTION,
+    cluster: str = CLUSTER_OPTION,
 ) -> None:
     """Find Exchange servers, fingerprint their build, and say which CVEs they are exposed to."""
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if output is not None and not output.parent.is_dir():
         fail(f"cannot write {output}: folder {output.parent} does not exist")
-    specs = _prepare(targets, port, scope)
+    if resume is not None:
+        store = _resume_store(targets, no_store, db)
+        settings, done = _resume_plan(store, resume)
+    else:
+        if not targets:
+            fail("no targets given (or --resume RUN_ID)")
+        settings = ScanSettings(list(targets), list(port), list(probe), scope, concurrency, rate, timeout, host_timeout)
+        store, done = (None if no_store else open_store(db)), []
+    specs = _prepare(settings.targets, settings.ports, settings.scope)
+    todo = remaining(specs, [r.target for r in done], tuple(settings.ports) or DEFAULT_PORTS) if done else specs
     try:
-        probe_names(probe)
+        probe_names(settings.probes)
     except ProbeError as exc:
         fail(str(exc))
     _check_kb()
-    store = None if no_store else open_store(db)
-    run = store.begin_run("scan", _argv(targets, port, probe, fmt)) if store else None
-    sink = _Sink(fmt, output, store, run, total=sum(s.count() for s in specs))
-    options = {"ports": port, "probes": probe, "concurrency": concurrency, "rate": rate, "scope": scope}
+    executor = _executor(cluster, workers)
+    if resume is not None:
+        assert store is not None
+        run: RunInfo | None = store.reopen_run(resume)
+    else:
+        run = store.begin_run("scan", settings.argv(fmt)) if store else None
+    sink = _Sink(fmt, output, store, run, total=sum(s.count() for s in todo))
+    sink.replay(done)
     try:
-        results = asyncio.run(sink.consume(specs, dict(options, timeout=timeout, host_timeout=host_timeout)))
-    except KeyboardInterrupt:
-        results = sink.results
-        if store and run:
-            store.finish_run(run, document(results), _summary(results), status="failed")
-        fail(f"interrupted after {len(results)} results (kept in the store)", FAILED)
+        results = done + _scan(settings, todo, sink, executor)
+    finally:
+        sink.close()
     results.sort(key=_order(specs))
     if store and run:
         store.finish_run(run, document(results), _summary(results))
@@ -85,6 +109,74 @@ def scan_command(
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", FAILED)
     raise typer.Exit(ACT if actionable(results) else OK)
+
+
+def _scan(settings: ScanSettings, specs: list[TargetSpec], sink: _Sink, executor: Executor | None) -> list[ScanResult]:
+    """Scan ``specs`` here (asyncio) or on ``executor``; an interrupt or a lost worker marks the run failed (resumable)."""
+    options: dict[str, Any] = {
+        "ports": settings.ports,
+        "probes": settings.probes,
+        "concurrency": settings.concurrency,
+        "rate": settings.rate,
+        "scope": settings.scope,
+        "timeout": settings.timeout,
+        "host_timeout": settings.host_timeout,
+    }
+    if not specs:
+        return []  # a resumed run that had everything but its final document
+    try:
+        if executor is None:
+            return asyncio.run(sink.consume(specs, options))
+        with executor:
+            return sink.consume_distributed(specs, options, executor)
+    except KeyboardInterrupt:
+        _give_up(sink, "interrupted")
+    except EngineError as exc:
+        _give_up(sink, str(exc))
+
+
+def _give_up(sink: _Sink, why: str) -> NoReturn:
+    sink.flush()
+    if sink.store and sink.run:
+        sink.store.finish_run(sink.run, document(sink.results), _summary(sink.results), status="failed")
+        why += f" after {len(sink.results)} results (kept in the store; exaudit scan --resume {sink.run.id[:8]})"
+    fail(why, FAILED)
+
+
+def _executor(cluster: str | None, workers: int | None) -> Executor | None:
+    """None (this process, asyncio) unless ``--cluster`` or ``--workers`` asks for the engine."""
+    if cluster is None and workers is None:
+        return None
+    from exaudit.engine import get_executor
+
+    try:
+        return get_executor(cluster, workers)
+    except EngineError as exc:
+        fail(str(exc), FAILED)
+
+
+def _resume_store(targets: list[str] | None, no_store: bool, db: str | None) -> Store:
+    if targets:
+        fail("--resume takes the targets and options recorded with the run; give no targets")
+    if no_store:
+        fail("--resume needs the store (--no-store cannot be used with it)")
+    return open_store(db)
+
+
+def _resume_plan(store: Store, run_id: str) -> tuple[ScanSettings, list[ScanResult]]:
+    """The interrupted run's settings and the results it already stored."""
+    try:
+        found = store.find_run(run_id, command="scan")
+    except StoreError as exc:
+        fail(str(exc))
+    if found["status"] == "done":
+        fail(f"scan run {found['id']} is finished; only a running or interrupted run can be resumed")
+    try:
+        settings = ScanSettings.from_argv(found["args"])
+    except TargetError as exc:
+        fail(str(exc))
+    done = [scan_result_from_dict(item) for item in store.scan_results_of(found["id"])]
+    return settings, done
 
 
 def _prepare(targets: list[str], ports: list[int], scope: Path | None) -> list[TargetSpec]:
@@ -106,15 +198,6 @@ def _check_kb() -> None:
         fail(f"knowledge base unavailable: {exc}", FAILED)
 
 
-def _argv(targets: list[str], ports: list[int], probes: list[str], fmt: str) -> list[str]:
-    args = list(targets)
-    for number in ports:
-        args += ["--port", str(number)]
-    for name in probes:
-        args += ["--probe", name]
-    return [*args, "--format", fmt]
-
-
 class _Sink:
     """Receives results as they complete: store rows (in small batches), streamed jsonl lines, progress bar."""
 
@@ -125,52 +208,72 @@ class _Sink:
         self.results: list[ScanResult] = []
         self.pending: list[ScanResult] = []
         self.flushed = time.monotonic()
+        self.stream_file: TextIO | None = None
 
     async def consume(self, specs: list[TargetSpec], options: dict[str, Any]) -> list[ScanResult]:
-        stream_file = self.output.open("w", encoding="utf-8") if self.fmt == "jsonl" and self.output else None
+        """The local scan (asyncio); store writes run in a thread so they never stall the probes."""
         with _progress(self.total) as (progress, task):
             advance = (lambda: progress.advance(task)) if progress is not None else None
             async for result in scan_iter(specs, on_done=advance, **options):
-                self.results.append(result)
-                await self._store_soon(result)
-                if self.fmt == "jsonl":
-                    line = jsonl_line(result, self.run) + "\n"
-                    (stream_file or sys.stdout).write(line)
-                    (stream_file or sys.stdout).flush()
-        await asyncio.to_thread(self.flush)
-        if stream_file:
-            stream_file.close()
+                if self.take(result):
+                    await asyncio.to_thread(self.flush)
+            await asyncio.to_thread(self.flush)
         return self.results
 
-    async def _store_soon(self, result: ScanResult) -> None:
+    def consume_distributed(self, specs: list[TargetSpec], options: dict[str, Any], executor: Executor) -> list[ScanResult]:
+        """The same scan on the engine's executor (``--workers`` / ``--cluster``): results arrive shard by shard."""
+        from exaudit.engine import iter_distributed_scan
+
+        try:
+            stream = iter_distributed_scan(specs, executor, **options)
+        except (TargetError, ProbeError, ValueError) as exc:
+            fail(str(exc))
+        with _progress(self.total) as (progress, task):
+            for result in stream:
+                if progress is not None:
+                    progress.advance(task)
+                if self.take(result):
+                    self.flush()
+            self.flush()
+        return self.results
+
+    def take(self, result: ScanResult) -> bool:
+        """Keep one result (and stream its jsonl line); True when the pending store rows are due to be written."""
+        self.results.append(result)
+        if self.fmt == "jsonl":
+            self._write_line(result)
         if not (self.store and self.run):
-            return
+            return False
         self.pending.append(result)
-        if len(self.pending) >= self.FLUSH_ROWS or time.monotonic() - self.flushed > self.FLUSH_SECONDS:
-            await asyncio.to_thread(self.flush)
+        return len(self.pending) >= self.FLUSH_ROWS or time.monotonic() - self.flushed > self.FLUSH_SECONDS
 
     def flush(self) -> None:
-        """Write pending rows in one transaction (the store's ``scan_results`` table, as ``add_scan_result`` does)."""
+        """Write pending rows in one transaction (``Store.add_scan_results``; duplicates are skipped)."""
         batch, self.pending, self.flushed = self.pending, [], time.monotonic()
         if not (batch and self.store and self.run):
             return
-        rows = [
-            {"run_id": self.run.id, "target": r.target, "worst": r.worst.value if r.worst else None, "document": json.dumps(to_jsonable(r))}
-            for r in batch
-        ]
         try:
-            with self.store.engine.begin() as conn:
-                conn.execute(scan_results.insert(), rows)
-        except Exception:  # e.g. the same address:port from overlapping targets: store row by row, skip duplicates
-            for result in batch:
-                self._store_one(result)
+            self.store.add_scan_results(self.run, batch)
+        except Exception as exc:  # a store gone bad must not cost the scan: the results are still rendered
+            stderr.print(f"warning: {len(batch)} results not stored: {type(exc).__name__}: {exc}", markup=False)
 
-    def _store_one(self, result: ScanResult) -> None:
-        assert self.store and self.run
-        try:
-            self.store.add_scan_result(self.run, result)
-        except Exception as exc:
-            stderr.print(f"warning: result for {result.target!r} not stored: {type(exc).__name__}", markup=False)
+    def replay(self, done: list[ScanResult]) -> None:
+        """A resumed run streams the results it already had first, so jsonl output is complete."""
+        if self.fmt == "jsonl":
+            for result in done:
+                self._write_line(result)
+
+    def _write_line(self, result: ScanResult) -> None:
+        if self.stream_file is None and self.output is not None:
+            self.stream_file = self.output.open("w", encoding="utf-8")
+        out = self.stream_file or sys.stdout
+        out.write(jsonl_line(result, self.run) + "\n")
+        out.flush()
+
+    def close(self) -> None:
+        if self.stream_file is not None:
+            self.stream_file.close()
+            self.stream_file = None
 
 
 class _progress:

@@ -11,11 +11,14 @@ References: ARCHITECTURE.md ("correlation by IP and time"); reference/published-
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from exaudit.detect.engine import Hit, RecordView, Rule, make_hit
+from exaudit.detect.prefilter import LineScanner
 from exaudit.detect.verdict import counts
 from exaudit.model import Finding, Severity, TimelineEvent
 from exaudit.parsers.base import Record
@@ -137,9 +140,44 @@ def correlated_hits(records: Iterable[Record], ind: AttackerIndicators, already:
         yield make_hit(rule, view)
 
 
+def relates(record: Record, ind: AttackerIndicators) -> bool:
+    """Could ``correlated_hits`` raise a hit for this record (the ``already`` test aside)?"""
+    return record.artifact in WEB_ARTIFACTS and _related(RecordView(record), ind) is not None
+
+
+def _line_regex(text: str) -> bytes | None:
+    """A token as Hyperscan/``re`` bytes: a space or ``+`` matches either (IIS writes spaces as ``+``);
+    a quote also as a doubled quote (CSV). Non-ASCII tokens need none: such lines are candidates anyway."""
+    if not text or not text.isascii():
+        return None
+    out = []
+    for ch in text:
+        if ch in " +":
+            out.append("[ +]")
+        elif ch == '"':
+            out.append('"{1,2}')
+        else:
+            out.append(re.escape(ch))
+    return "".join(out).encode("ascii")
+
+
+def related_records_scanner(ind: AttackerIndicators) -> LineScanner:
+    """The line scanner of the correlation pass: addresses, tool user agents, web shell URLs."""
+    return _scanner_for(frozenset(ind.ips), frozenset(ind.user_agents), frozenset(ind.shell_urls))
+
+
+@functools.lru_cache(maxsize=8)
+def _scanner_for(ips: frozenset[str], agents: frozenset[str], urls: frozenset[str]) -> LineScanner:
+    patterns = {p for p in map(_line_regex, sorted(ips | agents | urls)) if p}
+    return LineScanner([], extra_patterns=sorted(patterns))
+
+
 def file_may_relate(read_chunks: Callable[[], Iterator[bytes]], tokens: list[bytes]) -> bool:
-    """Bytes first: does the file contain any token at all (case-insensitive for URLs)?"""
+    """Bytes first: does the file contain any token at all (case-insensitive for URLs)?
+
+    Tokens are also searched as UTF-16 (logs re-saved by Windows tools): the parsers read those files too."""
     lowered = [t.lower() for t in tokens]
+    lowered += [t.decode("latin-1").encode(codec) for t in lowered for codec in ("utf-16-le", "utf-16-be")]
     tail = b""
     keep = max((len(t) for t in lowered), default=1)
     for chunk in read_chunks():

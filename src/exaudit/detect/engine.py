@@ -248,6 +248,7 @@ class Rule:
     group_by: tuple[str, ...] = ()  # the first non-empty of these splits findings (default: the IP fields)
     attempt_severity: Severity = Severity.MEDIUM  # ceiling when ``success`` does not hold
     description: str = ""
+    source: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML it came from
 
     def indicators_of(self, view: RecordView) -> Indicators:
         ind = Indicators()
@@ -292,6 +293,7 @@ def _rule_from_dict(d: dict[str, Any], source: str) -> Rule:
         group_by=group,
         attempt_severity=Severity(d.get("attempt_severity", "medium")),
         description=str(d.get("description", "")).strip(),
+        source=d,
     )
 
 

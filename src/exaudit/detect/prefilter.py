@@ -46,6 +46,7 @@ MIN_TOKEN = 3  # shorter literals select nearly every line: dropped (dropping a 
 MAX_CONJ_TOKENS = 3  # the longest ones are kept
 MAX_ALTERNATIVES = 256
 NON_ASCII = rb"[\x80-\xff]"
+_NON_ASCII_RX = re.compile(NON_ASCII)
 
 
 # --------------------------------------------------------------------------- derivation
@@ -219,37 +220,22 @@ def regex_dnf(pattern: str) -> DNF:
 # --------------------------------------------------------------------------- rules → tokens
 
 
-def rule_dnf(rule: Rule, spec: dict[str, Any] | None) -> DNF:
+def rule_dnf(rule: Rule, spec: dict[str, Any]) -> DNF:
     """Keywords (the engine's own gate) and the condition's literals, both necessary."""
     keywords = any_of(_conj([k]) for k in rule.keywords) if rule.keywords else None
-    return all_of([keywords, condition_dnf(spec.get("condition")) if spec else None])
+    return all_of([keywords, condition_dnf(spec.get("condition"))])
 
 
-def _rule_specs() -> dict[str, dict[str, Any]]:
-    """The YAML source of the packaged rules (conditions are compiled to closures in ``Rule``)."""
-    import yaml
-
-    from exaudit.detect.engine import RULES_DIR
-
-    specs: dict[str, dict[str, Any]] = {}
-    for path in sorted(RULES_DIR.glob("*.yaml")):
-        for doc in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            specs[str(doc.get("id"))] = doc
-    return specs
-
-
-def tokens_for(rules: RuleSet, artifact: str, specs: dict[str, dict[str, Any]] | None = None) -> frozenset[Conj] | None:
+def tokens_for(rules: RuleSet, artifact: str) -> frozenset[Conj] | None:
     """The union of the necessary conditions of every rule of ``artifact``; None if one rule has none."""
-    specs = _rule_specs() if specs is None else specs
     index = rules.by_artifact.get(artifact)
     if index is None:
         return frozenset()
     out: set[Conj] = set()
     for rule in [*index.always, *{id(r): r for rs in index.by_keyword.values() for r in rs}.values()]:
-        spec = specs.get(rule.id)
-        if spec is None:
+        if not rule.source:
             return None  # a rule built in code: its condition cannot be read
-        dnf = rule_dnf(rule, spec)
+        dnf = rule_dnf(rule, rule.source)
         if dnf is None:
             return None
         out |= dnf
@@ -273,7 +259,7 @@ class LineScanner:
         self.extra = list(extra_patterns)
         self._scan = _hyperscan(self.conjunctions, self.extra) or self._python_scan
         self.backend = "hyperscan" if self._scan is not self._python_scan else "python"
-        self._extra_rx = [re.compile(p) for p in self.extra]
+        self._extra_rx = [re.compile(p, re.IGNORECASE) for p in self.extra]
 
     def line_starts(self, block: bytes) -> list[int]:
         return sorted(self._scan(block))
@@ -292,7 +278,7 @@ class LineScanner:
                 if all(t in line for t in rest):
                     starts.add(start)
                 pos = low.find(anchor, end if end >= 0 else len(low))
-        for rx in [re.compile(NON_ASCII), *self._extra_rx]:
+        for rx in [_NON_ASCII_RX, *self._extra_rx]:
             for match in rx.finditer(block):
                 starts.add(block.rfind(b"\n", 0, match.start()) + 1)
         return starts

@@ -28,7 +28,8 @@ SHARDS_PER_WORKER = 2
 
 @dataclass(frozen=True)
 class ScanShard:
-    """One task: slices ``[start, stop)`` of expanded target specs, and the scan options (plain data)."""
+    """One task: slices ``[start, stop)`` of expanded target specs, and the scan options (plain data; ``scope`` is a
+    tuple of address ranges, not a file name, since the file need not exist on the worker)."""
 
     pieces: tuple[tuple[TargetSpec, int, int], ...]
     default_ports: tuple[int, ...]
@@ -85,8 +86,34 @@ def iter_distributed_scan(
 
     The targets and options are checked when this is called, before the first result is asked for.
     """
+    tasks = shard_tasks(
+        targets, executor, shards, ports=ports, probes=probes, concurrency=concurrency, rate=rate, timeout=timeout,
+        host_timeout=host_timeout, scope=scope,
+    )  # fmt: skip
+    return (scan_result_from_dict(item) for batch in executor.map(scan_shard, tasks) for item in batch)
+
+
+def shard_tasks(
+    targets: Iterable[str | TargetSpec],
+    executor: Executor,
+    shards: int | None = None,
+    *,
+    ports: Sequence[int] = (),
+    probes: Sequence[str] = (),
+    concurrency: int = 200,
+    rate: float = 0.0,
+    timeout: float = 5.0,
+    host_timeout: float | None = None,
+    scope: Path | None = None,
+) -> list[ScanShard]:
+    """The tasks of a distributed scan: targets checked (scope included) and cut into shards, options divided.
+
+    The scope's ranges travel with every shard, so a worker also refuses a host name that resolves outside them
+    at connect time (the scanner's ``ScopedResolver``), just as a local scan does.
+    """
     from exaudit.scan import prepare
     from exaudit.scan.probes import probe_names
+    from exaudit.scan.targets import read_scope
 
     if concurrency < 1 or timeout <= 0 or rate < 0:
         raise ValueError("concurrency must be at least 1, timeout positive and rate not negative")
@@ -103,10 +130,10 @@ def iter_distributed_scan(
         "rate": rate / running,
         "timeout": timeout,
         "host_timeout": host_timeout,
+        "scope": tuple(read_scope(scope)) if scope is not None else None,
     }
     default_ports = tuple(ports) or DEFAULT_PORTS
-    tasks = [ScanShard(pieces, default_ports, options) for pieces in split(specs, count)]
-    return (scan_result_from_dict(item) for batch in executor.map(scan_shard, tasks) for item in batch)
+    return [ScanShard(pieces, default_ports, options) for pieces in split(specs, count)]
 
 
 def _default_shards(executor: Executor) -> int:

@@ -132,6 +132,28 @@ class _Runtime:
         self.live: set[_Connection] = set()
         self.clock = _Clock()
         self.connections = 0
+        self.per_address: dict[str, int] = {}  # open connections per endpoint address
+        self.peak_connections = 0  # most connections open at once (a scanner's --concurrency, seen from here)
+        self.peak_addresses = 0  # most distinct addresses with an open connection at once (hosts in flight)
+
+    def opened(self, connection: _Connection) -> None:
+        self.live.add(connection)
+        self.connections += 1
+        address = connection.endpoint.host
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.peak_connections = max(self.peak_connections, len(self.live))
+        self.peak_addresses = max(self.peak_addresses, len(self.per_address))
+
+    def closed(self, connection: _Connection) -> None:
+        if connection not in self.live:
+            return
+        self.live.discard(connection)
+        address = connection.endpoint.host
+        left = self.per_address.get(address, 1) - 1
+        if left > 0:
+            self.per_address[address] = left
+        else:
+            self.per_address.pop(address, None)
 
     def record(self, item: RecordedRequest) -> None:
         if not self.record_enabled:
@@ -209,14 +231,13 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.client = f"{peer[0]}:{peer[1]}"
         self.last_activity = self.loop.time()
-        self.runtime.live.add(self)
-        self.runtime.connections += 1
+        self.runtime.opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         if self.timer is not None:
             self.timer.cancel()
-        self.runtime.live.discard(self)
+        self.runtime.closed(self)
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -238,6 +259,9 @@ class _Connection(asyncio.Protocol):
 
     def pump(self) -> None:
         while not self.busy and not self.closing:
+            if self.spec.kind in _HTTP_KINDS and _cannot_be_http(self.buffer):
+                self.reply_error(400, "tls" if self.buffer.lstrip(b"\r\n")[:1] == _TLS_HANDSHAKE else "bad")
+                return
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buffer) > MAX_HEAD:
@@ -276,7 +300,7 @@ class _Connection(asyncio.Protocol):
 
     def handle(self, request: _Request) -> None:
         kind = self.spec.kind
-        if kind in ("exchange", "plain", "redirect_loop"):
+        if kind in _HTTP_KINDS:
             self.handle_http(request)
             return
         self.note(request, None, "silent")
@@ -376,17 +400,22 @@ class _Connection(asyncio.Protocol):
         if not request.keep_alive:
             self.close()
 
-    def reply_error(self, status: int) -> None:
-        """A malformed or oversized request: answer the status and close, as IIS does."""
+    def reply_error(self, status: int, outcome: str = "bad") -> None:
+        """A malformed or oversized request: answer the status and close, as IIS and nginx do.
+
+        ``outcome`` ``tls`` is a TLS ClientHello on a plain-HTTP port (a scanner trying https first): recorded, not
+        flagged. Real servers answer it at once because its first byte (0x16) cannot start a method name.
+        """
         request = _Request("GET", "/", "HTTP/1.1", (), keep_alive=False)
         start = bytes(self.buffer[:200]).decode("latin-1")
-        item = RecordedRequest(self.endpoint.host, self.endpoint.port, self.client, "", start, "", (), status, "bad", True, time.time())
+        flagged = outcome != "tls"
+        item = RecordedRequest(
+            self.endpoint.host, self.endpoint.port, self.client, "", start, "", (), status, outcome, flagged, time.time()
+        )
         self.runtime.record(item)
         del self.buffer[:]
-        if self.spec.kind in ("exchange", "plain", "redirect_loop"):
-            headers = (("Content-Type", "text/html; charset=us-ascii"), ("Server", "Microsoft-HTTPAPI/2.0"))  # HTTP.sys answers these
-            answer = Answer(status, headers, REASONS[status].encode(), exchange=False)
-            self.send(answer, request)
+        if self.spec.kind in _HTTP_KINDS:
+            self.send(_error_answer(status, self.spec.kind == "plain" and self.spec.plain_server == "nginx"), request)
         else:
             self.close()
 
@@ -448,6 +477,40 @@ class _Connection(asyncio.Protocol):
         self.timer = self.loop.call_later(self.spec.drip, self.drip, index + 1)
 
 
+_HTTP_KINDS = ("exchange", "plain", "redirect_loop")
+_TLS_HANDSHAKE = b"\x16"  # TLS record type "handshake": the first byte of every ClientHello
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _cannot_be_http(buffer: bytearray) -> bool:
+    """The bytes so far cannot start a request line: the method must be a token (RFC 9110 §9.1, §5.6.2).
+
+    Leading empty lines are allowed (RFC 9112 §2.2). HTTP.sys and nginx reject such input as soon as they see it.
+    """
+    data = buffer.lstrip(b"\r\n")
+    method = data.split(b" ", 1)[0] if b" " in data else data
+    return bool(data) and any(byte not in _TOKEN for byte in method[:32])
+
+
+def _error_answer(status: int, nginx: bool) -> Answer:
+    """The error page of HTTP.sys (in front of IIS) or nginx.
+
+    The header sets are the usual ones of these servers; the exact bodies (HTTP.sys says "Bad Request - Invalid
+    Verb" for a non-token method) are from memory, not from a captured response in our references.
+    """
+    reason = REASONS.get(status, "Error")
+    if nginx:
+        body = f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n"
+        body += "<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n"
+        return Answer(status, (("Server", "nginx/1.24.0"), ("Content-Type", "text/html")), body.encode(), exchange=False)
+    headers = (("Content-Type", "text/html; charset=us-ascii"), ("Server", "Microsoft-HTTPAPI/2.0"))
+    title = f"{reason} - Invalid Verb" if status == 400 else reason
+    body = f'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n<HTML><HEAD><TITLE>{reason}</TITLE>\r\n'
+    body += f'<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n<BODY><h2>{title}</h2>\r\n'
+    body += f"<hr><p>HTTP Error {status}. The request verb is invalid.</p>\r\n</BODY></HTML>\r\n" if status == 400 else "</BODY></HTML>\r\n"
+    return Answer(status, headers, body.encode(), exchange=False)
+
+
 _ENDLESS_CHUNK = b"<p>" + b"exaudit lab endless body " * 640 + b"</p>\n"
 _DRIP = b"".join(b"X-Slow-%04d: %s\r\n" % (n, b"a" * 40) for n in range(100))  # never the blank line
 
@@ -502,6 +565,16 @@ class Lab:
     def connections(self) -> int:
         """How many TCP connections were accepted (also those that never sent a full request)."""
         return self._runtime.connections
+
+    @property
+    def peak_connections(self) -> int:
+        """The most TCP connections that were open at the same time (a scanner's concurrency, seen by the servers)."""
+        return self._runtime.peak_connections
+
+    @property
+    def peak_addresses(self) -> int:
+        """The most distinct endpoint addresses that had an open connection at the same time (hosts in flight)."""
+        return self._runtime.peak_addresses
 
     def clear_requests(self) -> None:
         with self._runtime.lock:
@@ -613,7 +686,7 @@ class Lab:
             cutoff = loop.time() - self.idle_timeout
             for connection in list(self._runtime.live):
                 idle = not connection.busy and connection.last_activity < cutoff
-                if idle and connection.spec.kind in ("exchange", "plain", "redirect_loop"):
+                if idle and connection.spec.kind in _HTTP_KINDS:
                     connection.close()
 
 

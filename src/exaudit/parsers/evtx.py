@@ -31,7 +31,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -159,6 +159,7 @@ class Layout:
     size: int = 0
     declared_chunks: int = 0
     damaged: bool = False  # a checksum or magic mismatch: parse in a child process
+    bad_chunks: list[int] = field(default_factory=list)  # chunks whose magic or CRC32 does not match
 
 
 def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
@@ -182,6 +183,7 @@ def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
             layout.size += len(chunk)
             if not _chunk_ok(chunk, index < layout.declared_chunks):
                 layout.damaged = True
+                layout.bad_chunks.append(index)
             index += 1
         stream.seek(start)
     except (*READ_ERRORS, AttributeError) as exc:
@@ -189,6 +191,7 @@ def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
         layout.damaged = True
         return layout
     _report_truncation(layout, path, stats)
+    _report_checksums(layout, path, stats)
     return layout
 
 
@@ -200,6 +203,18 @@ def _chunk_ok(chunk: bytes, declared: bool) -> bool:
     free = struct.unpack_from("<I", chunk, 48)[0]
     header_ok = zlib.crc32(chunk[:120] + chunk[128:512]) == struct.unpack_from("<I", chunk, 124)[0]
     return header_ok and 512 <= free <= CHUNK_SIZE and zlib.crc32(chunk[512:free]) == struct.unpack_from("<I", chunk, 52)[0]
+
+
+def _report_checksums(layout: Layout, path: str, stats: ParseStats) -> None:
+    """Records of a chunk that fails its CRC32 are still read (the crate does not check), but may be altered."""
+    if not layout.bad_chunks:
+        return
+    shown = ", ".join(str(i) for i in layout.bad_chunks[:10]) + (" …" if len(layout.bad_chunks) > 10 else "")
+    message = (
+        f"checksum or magic mismatch in chunk(s) {shown}: damaged, or copied while Windows was writing it; "
+        "records read from these chunks may be incomplete or altered"
+    )
+    stats.errors.append(ErrorEntry(where=path, kind="damaged", message=message))
 
 
 def _report_truncation(layout: Layout, path: str, stats: ParseStats) -> None:
@@ -274,7 +289,7 @@ def _isolated_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[
         spool = _spool(stream)
         fd = spool.fileno()
     command = [sys.executable, "-P", str(WORKER), str(fd), str(WORKER_MEMORY)]
-    child = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # noqa: S603
+    child = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         for message in _messages(child, path, stats):
             if "record" in message and isinstance(message["record"], dict):

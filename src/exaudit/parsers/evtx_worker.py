@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
             for item in PyEvtxParser(stream, number_of_threads=1, skip_errors=True).records_json():
                 _flush_warnings(caught)
                 _emit("record", item)
-        except BaseException as exc:  # noqa: BLE001 - a Rust panic is a BaseException; report any stop
+        except BaseException as exc:  # a Rust panic is a BaseException; report any stop
             _emit("error", f"{type(exc).__name__}: {exc}"[:300])
         _flush_warnings(caught)
     sys.stdout.flush()

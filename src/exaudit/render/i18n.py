@@ -182,6 +182,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "This server is exposed: collect its logs and run exaudit hunt to find out whether it was exploited.",
         "fr": "Ce serveur est exposé : collecter ses journaux et lancer exaudit hunt pour savoir s'il a été exploité.",
     },
+    "next_hunt_patched": {
+        "en": "No update is missing, but a server patched late may have been compromised before: run exaudit hunt on its logs.",
+        "fr": "Aucune mise à jour ne manque, mais un serveur corrigé tardivement a pu être compromis avant : "
+        "lancer exaudit hunt sur ses journaux.",
+    },
     "next_lateral": {
         "en": "Look for what happened next: new accounts and role assignments, scheduled tasks, services, "
         "mailbox export requests (Get-MailboxExportRequest), connections from this server to other machines.",

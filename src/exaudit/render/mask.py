@@ -74,7 +74,9 @@ def _mask_cookie_header(match: re.Match[str]) -> str:
 
 
 # Every pattern above needs one of these words; most strings of a document (times, ids, names) have none.
-_TRIGGER = re.compile(r"(?i)canary|rps-cat|cadata|sessionid|aspxauth|fedauth|msisauth|cookie|authori[sz]ation|pass|pwd|/p:|-p|net1?(?:\s|\+|%20)|://")
+_TRIGGER = re.compile(
+    r"(?i)canary|rps-cat|cadata|sessionid|aspxauth|fedauth|msisauth|cookie|authori[sz]ation|pass|pwd|/p:|-p|net1?(?:\s|\+|%20)|://"
+)
 
 
 @lru_cache(maxsize=65536)  # documents repeat the same strings (hosts, rules, URLs) many times

@@ -2,8 +2,8 @@
 
 Attributes use category/type pairs that MISP accepts: ``ip-src`` / ``url`` / ``uri`` / ``user-agent`` in
 *Network activity*, ``filename|sha256`` and ``filename`` in *Artifacts dropped*, ``vulnerability`` in
-*External analysis*. ``to_ids`` is true only for what is safe to alert on (addresses, URLs, hashes;
-not user agents nor bare file names, which legitimate software shares). The event is not published
+*External analysis*. ``to_ids`` is true only for what is safe to alert on (addresses, absolute URLs,
+hashes; not user agents, bare paths nor bare file names, which legitimate traffic and software share). The event is not published
 and its distribution is "your organisation only": the sharer decides.
 
 References:
@@ -26,7 +26,9 @@ _TYPES = {
     "ipv4": ("Network activity", "ip-src", True),
     "ipv6": ("Network activity", "ip-src", True),
     "url": ("Network activity", "url", True),
-    "uri": ("Network activity", "uri", True),
+    # a bare path is often a legitimate Exchange page the attacker also requested (/owa/auth/logon.aspx):
+    # context, not something to alert on
+    "uri": ("Network activity", "uri", False),
     "user_agent": ("Network activity", "user-agent", False),
 }
 

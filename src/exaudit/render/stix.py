@@ -2,7 +2,8 @@
 
 * ``identity`` objects: the producing tool, and one per server (``identity_class: system``), because
   ``where_sighted_refs`` must point to identities or locations and STIX has no host object.
-* ``vulnerability`` per CVE, ``indicator`` per IP, URL and file hash with a STIX pattern,
+* ``vulnerability`` per CVE, ``indicator`` per IP, absolute URL and file hash with a STIX pattern (a bare
+  path such as ``/owa/auth/logon.aspx`` is not a URL, and often a legitimate page: it stays out),
 * ``observed-data`` per finding (what we saw: its addresses, URLs and files as SCOs),
 * ``sighting`` per (indicator, finding): indicator X was seen on server Y, backed by observed-data Z.
 
@@ -16,6 +17,7 @@ References:
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +41,7 @@ def _pattern(item: SharedIndicator) -> str | None:
         return f"[ipv4-addr:value = {pattern_literal(item.value)}]"
     if item.kind == "ipv6":
         return f"[ipv6-addr:value = {pattern_literal(item.value)}]"
-    if item.kind in ("url", "uri"):
+    if item.kind == "url":
         return f"[url:value = {pattern_literal(item.value)}]"
     if item.kind == "file" and item.sha256:
         return f"[file:hashes.'SHA-256' = {pattern_literal(item.sha256)}]"
@@ -51,7 +53,7 @@ def _sco(item: SharedIndicator) -> Any:
         return stix2.IPv4Address(value=item.value)
     if item.kind == "ipv6":
         return stix2.IPv6Address(value=item.value)
-    if item.kind in ("url", "uri"):
+    if item.kind == "url":
         return stix2.URL(value=item.value)
     if item.kind == "file":
         return stix2.File(name=item.name, hashes={"SHA-256": item.sha256} if item.sha256 else None)
@@ -94,9 +96,7 @@ def render_stix(view: ReportView, lang: str, tlp: str) -> str:
             continue
         titles = "; ".join(dict.fromkeys(f.title for f in item.findings))
         indicators[(item.kind, item.value)] = stix2.Indicator(
-            name=text(
-                f"share_{'ip' if item.kind.startswith('ipv') else 'url' if item.kind in ('url', 'uri') else 'file'}", lang, value=item.name
-            ),
+            name=text(f"share_{'ip' if item.kind.startswith('ipv') else 'url' if item.kind == 'url' else 'file'}", lang, value=item.name),
             description=text("share_seen_in", lang, titles=titles),
             pattern=pattern,
             pattern_type="stix",
@@ -145,4 +145,7 @@ def render_stix(view: ReportView, lang: str, tlp: str) -> str:
                     **common,
                 )
             )
-    return str(stix2.Bundle(objects=objects, allow_custom=False).serialize(pretty=True))
+    # stix2's pretty=True orders properties in quadratic time (minutes for a few thousand objects):
+    # serialise compactly, then indent with json
+    compact = stix2.Bundle(objects=objects, allow_custom=False).serialize()
+    return json.dumps(json.loads(compact), indent=2, ensure_ascii=False)

@@ -14,16 +14,18 @@ import jinja2
 from markupsafe import Markup
 
 from exaudit.render import i18n
-from exaudit.render.text import Raw, code, fence, md_escape
+from exaudit.render.text import Raw, clip, code, fence, md_escape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @cache
 def html_env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
+    env.filters["clip"] = clip
+    return env
 
 
 @cache
@@ -38,7 +40,7 @@ def md_env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     # |raw marks the output of our own macros (already escaped inside) as final
-    env.filters.update(fence=fence, code=code, raw=Raw)
+    env.filters.update(fence=fence, code=code, raw=Raw, clip=clip)
     return env
 
 

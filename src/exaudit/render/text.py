@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that format or link.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&!~])")  # GFM strikes through between single tildes too
 _LINE_START = re.compile(r"^([#+\-=>])")
 
 
@@ -29,6 +29,14 @@ def md_escape(value: Any) -> str:
     # in case a value starts a line: no heading, list or quote ("1." lists are left alone: templates never
     # put a value at the start of a line, and "15\.1.2176" would spoil every build number in plain text)
     return _LINE_START.sub(r"\\\1", text)
+
+
+def clip(value: Any, limit: int = 4000) -> str:
+    """Evidence shortened for reading (a web shell can be megabytes); the JSON output keeps it whole."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [+{len(text) - limit} characters in the JSON output]"
 
 
 def fence(value: Any, info: str = "text") -> Raw:

@@ -73,8 +73,8 @@ def build_chart(events: list[TimelineEvent], severities: dict[str, Severity]) ->
         sev = severities.get(e.finding or "", Severity.MEDIUM)
         chart.marks.append(Mark(x_of(t), row_y[e.host], COLOURS[sev.value], f"{iso(t)} UTC {e.message}"))
     chart.hidden = max(0, len(points) - MAX_MARKS)
-    for i in range(5):
-        t = start + (end - start) * i / 4
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"  # keep the end labels inside the chart
+    for i in range(4):
+        t = start + (end - start) * i / 3
+        anchor = "start" if i == 0 else "end" if i == 3 else "middle"  # keep the end labels inside the chart
         chart.ticks.append(Tick(x_of(t), (iso(t.replace(microsecond=0)) or "").replace("T", " "), anchor))
     return chart

@@ -80,6 +80,7 @@ class Plan:
 @dataclass
 class HostView:
     name: str
+    aliases: list[str] = field(default_factory=list)  # other names of the same server (hunt host name of a scan target)
     targets: list[str] = field(default_factory=list)
     scans: list[ScanResult] = field(default_factory=list)
     hunted: bool = False
@@ -272,6 +273,8 @@ def _hunt_host(hosts: dict[str, HostView], name: str) -> HostView:
         return hosts[key]
     matches = [h for k, h in hosts.items() if _same_host(k, key)]
     if len(matches) == 1:
+        if name not in matches[0].aliases:
+            matches[0].aliases.append(name)
         return matches[0]
     return hosts.setdefault(key, HostView(name=name))
 
@@ -361,7 +364,9 @@ def is_system_file(path: str) -> bool:
     attackers drop dumps, archives and compiled web shells.
     """
     text = path.replace("/", "\\").lower()
-    in_windows = re.match(r"^(?:[a-z]:|%systemroot%|%windir%)?\\windows\\", text) is not None or text.startswith(("%systemroot%", "%windir%"))
+    in_windows = re.match(r"^(?:[a-z]:|%systemroot%|%windir%)?\\windows\\", text) is not None or text.startswith(
+        ("%systemroot%", "%windir%")
+    )
     return in_windows and "\\temp\\" not in text and "temporary asp.net files" not in text
 
 
@@ -389,8 +394,8 @@ def _credential_actions(host: HostView) -> list[str]:
 def _next_checks(host: HostView, error_count: int) -> list[tuple[str, dict[str, Any]]]:
     checks: list[tuple[str, dict[str, Any]]] = []
     if not host.hunted:
-        if host.open_cves:
-            checks.append(("next_hunt", {}))
+        # a server patched late may have been compromised before: only its logs can tell
+        checks.append(("next_hunt" if host.open_cves else "next_hunt_patched", {}))
         return checks
     if not host.coverage:
         checks.append(("next_no_logs", {}))

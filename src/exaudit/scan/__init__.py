@@ -20,7 +20,7 @@ from pathlib import Path
 from exaudit.model import ScanResult
 from exaudit.scan.engine import ScanOptions, scan_stream
 from exaudit.scan.probes import PROBES, ProbeError, probe_names
-from exaudit.scan.targets import DEFAULT_PORTS, TargetError, TargetSpec, check_scope, parse_targets, read_scope
+from exaudit.scan.targets import DEFAULT_PORTS, IPNetwork, TargetError, TargetSpec, check_scope, parse_targets, read_scope
 
 __all__ = [
     "PROBES",
@@ -50,7 +50,19 @@ def _options(
     )
 
 
-def prepare(targets: Iterable[str | TargetSpec], ports: Sequence[int] = (), scope: Path | None = None) -> list[TargetSpec]:
+Scope = Path | Sequence[IPNetwork]  # a scope file, or its ranges already read (what distributed scan shards carry)
+
+
+def scope_ranges(scope: Scope | None) -> list[IPNetwork] | None:
+    """The address ranges of a scope file (read now) or of ranges given as such; None for no scope."""
+    if scope is None:
+        return None
+    if isinstance(scope, (str, Path)):
+        return read_scope(Path(scope))
+    return list(scope)
+
+
+def prepare(targets: Iterable[str | TargetSpec], ports: Sequence[int] = (), scope: Scope | None = None) -> list[TargetSpec]:
     """Parse and de-duplicate targets; with ``scope``, refuse (``TargetError``) anything outside it."""
     items = list(targets)
     specs = [t for t in items if isinstance(t, TargetSpec)]
@@ -59,8 +71,9 @@ def prepare(targets: Iterable[str | TargetSpec], ports: Sequence[int] = (), scop
         specs += parse_targets(texts, ports)
     if not specs:
         raise TargetError("no targets given")
-    if scope is not None:
-        check_scope(specs, read_scope(scope))
+    ranges = scope_ranges(scope)
+    if ranges is not None:
+        check_scope(specs, ranges)
     return specs
 
 
@@ -73,14 +86,15 @@ async def scan_iter(
     rate: float = 0.0,
     timeout: float = 5.0,
     host_timeout: float | None = None,
-    scope: Path | None = None,
+    scope: Scope | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> AsyncIterator[ScanResult]:
     """Scan and yield each target's result as soon as it is complete (``on_done`` is called per target scanned)."""
     options = _options(ports, probes, concurrency, rate, timeout, host_timeout)
     options.on_done = on_done
-    specs = prepare(targets, ports, scope)
-    options.scope = read_scope(scope) if scope is not None else None
+    ranges = scope_ranges(scope)
+    specs = prepare(targets, ports, ranges)
+    options.scope = ranges
     async for result in scan_stream(specs, options):
         yield result
 
@@ -94,7 +108,7 @@ def scan(
     rate: float = 0.0,
     timeout: float = 5.0,
     host_timeout: float | None = None,
-    scope: Path | None = None,
+    scope: Scope | None = None,
 ) -> list[ScanResult]:
     """Synchronous wrapper of ``scan_iter``: every result, in completion order."""
 

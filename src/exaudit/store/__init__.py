@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -132,16 +133,67 @@ class Store:
 
     def add_scan_result(self, run: RunInfo, result: ScanResult) -> None:
         """Record one target as soon as it is done, so a killed scan can resume."""
-        worst = result.worst.value if result.worst else None
         with self.engine.begin() as conn:
-            conn.execute(
-                scan_results.insert().values(run_id=run.id, target=result.target, worst=worst, document=json.dumps(to_jsonable(result)))
-            )
+            conn.execute(scan_results.insert().values(**_scan_row(run.id, result)))
+
+    def add_scan_results(self, run: RunInfo, results: Iterable[ScanResult]) -> int:
+        """Record a batch of targets in one transaction; returns how many rows were stored.
+
+        A target already stored for this run (the same address:port reached through overlapping targets, or a
+        resumed run) makes the batch fall back to row by row, skipping the duplicates.
+        """
+        rows = [_scan_row(run.id, result) for result in results]
+        if not rows:
+            return 0
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(scan_results.insert(), rows)
+            return len(rows)
+        except sa.exc.IntegrityError:
+            pass
+        stored = 0
+        for row in rows:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(scan_results.insert(), [row])
+                stored += 1
+            except sa.exc.IntegrityError:
+                continue  # already there
+        return stored
 
     def scan_results_of(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scan_results.c.document).where(scan_results.c.run_id == run_id)).all()
         return [json.loads(r.document) for r in rows]
+
+    def find_run(self, run_id: str, command: str | None = None) -> dict[str, Any]:
+        """Any run (running, failed or done) by id or unique id prefix; ``StoreError`` if unknown or ambiguous."""
+        query = sa.select(runs.c.id, runs.c.command, runs.c.started, runs.c.status, runs.c.args).where(runs.c.id.like(f"{run_id}%"))
+        if command:
+            query = query.where(runs.c.command == command)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(2)).all()
+        if not rows or not run_id:
+            raise StoreError(f"no {command or ''} run {run_id!r} in {self.url}".replace("  ", " "))
+        if len(rows) > 1:
+            raise StoreError(f"run id prefix {run_id!r} is ambiguous")
+        row = rows[0]
+        return {"id": row.id, "command": row.command, "started": row.started, "status": row.status, "args": json.loads(row.args)}
+
+    def runs_unfinished(self, command: str | None = None) -> list[dict[str, Any]]:
+        """Runs still marked running (killed, or in progress elsewhere) or failed (interrupted), newest first."""
+        return [r for r in self.list_runs(limit=1000, command=command) if r["status"] != "done"]
+
+    def reopen_run(self, run_id: str) -> RunInfo:
+        """Mark an unfinished run running again (``--resume``); its results so far stay, new ones join them."""
+        from exaudit import __version__
+
+        found = self.find_run(run_id)
+        if found["status"] == "done":
+            raise StoreError(f"run {found['id']} is finished; only a running or interrupted run can be resumed")
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == found["id"]).values(status="running", finished=None))
+        return RunInfo(id=found["id"], command=found["command"], started=found["started"], args=found["args"], version=__version__)
 
     def list_runs(self, limit: int = 20, command: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(runs.c.id, runs.c.command, runs.c.started, runs.c.finished, runs.c.status, runs.c.args, runs.c.summary)
@@ -177,6 +229,11 @@ class Store:
         if run_id and len(rows) > 1:
             raise StoreError(f"run id prefix {run_id!r} is ambiguous")
         return dict(json.loads(rows[0].document))
+
+
+def _scan_row(run_id: str, result: ScanResult) -> dict[str, Any]:
+    worst = result.worst.value if result.worst else None
+    return {"run_id": run_id, "target": result.target, "worst": worst, "document": json.dumps(to_jsonable(result))}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
