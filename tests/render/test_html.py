@@ -107,3 +107,17 @@ def test_remediation_plan_names_the_actions(documents: list[dict[str, Any]]) -> 
     assert "httpproxy logs cover only 6.0 days" in ex01
     assert "The build was not checked" in plan[plan.index("EX03") :]
     assert "a server patched late may have been compromised before" in plan[plan.index("ex02.corp.example") :]
+
+
+def test_the_build_to_install_covers_cves_the_cu_never_got_a_fix_for() -> None:
+    from exaudit.kb import load_kb, parse_build
+    from exaudit.model import SCHEMA, ScanResult, to_jsonable
+    from exaudit.render.view import build_view, plan_for
+
+    # 2016 CU19 before any SU: its own SUs fix ProxyLogon, but ProxyNotShell needs CU23 + Nov22SU or later.
+    cves = load_kb().assess(parse_build("15.1.2176.2"))
+    result = ScanResult(target="ex01:443", reachable=True, exchange=True, product="2016", build="15.1.2176.2", cves=cves)
+    view = build_view([{"schema": SCHEMA, "kind": "scan", "results": [to_jsonable(result)]}])
+    plan = plan_for(view.hosts[0], {}, 0)
+    assert plan.best_fix is not None
+    assert "CU23" in plan.best_fix and "15.1.2507." in plan.best_fix

@@ -133,6 +133,7 @@ class _Runtime:
         self.clock = _Clock()
         self.connections = 0
         self.per_address: dict[str, int] = {}  # open connections per endpoint address
+        self.accepted: dict[str, int] = {}  # connections ever accepted per endpoint address
         self.peak_connections = 0  # most connections open at once (a scanner's --concurrency, seen from here)
         self.peak_addresses = 0  # most distinct addresses with an open connection at once (hosts in flight)
 
@@ -141,6 +142,7 @@ class _Runtime:
         self.connections += 1
         address = connection.endpoint.host
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.accepted[address] = self.accepted.get(address, 0) + 1
         self.peak_connections = max(self.peak_connections, len(self.live))
         self.peak_addresses = max(self.peak_addresses, len(self.per_address))
 
@@ -575,6 +577,14 @@ class Lab:
     def peak_addresses(self) -> int:
         """The most distinct endpoint addresses that had an open connection at the same time (hosts in flight)."""
         return self._runtime.peak_addresses
+
+    def open_connections(self) -> dict[str, int]:
+        """Connections open right now, per endpoint address (a snapshot)."""
+        return dict(self._runtime.per_address)
+
+    def accepted(self) -> dict[str, int]:
+        """Connections accepted so far, per endpoint address (on TLS endpoints: those that completed the handshake)."""
+        return dict(self._runtime.accepted)
 
     def clear_requests(self) -> None:
         with self._runtime.lock:

@@ -132,6 +132,26 @@ def compact(fields: dict[str, str]) -> str:
 
 
 def parse(stream: BinaryIO, path: str, stats: ParseStats, artifact: str = ARTIFACT) -> Iterator[Record]:
+    if _seekable(stream):
+        yield from _parse_seekable(stream, path, stats, artifact)
+        return
+    try:  # the checks and the crate read the file twice: a one-way stream is spooled privately first
+        spooled = _spool(stream)
+    except READ_ERRORS as exc:
+        stats.errors.append(ErrorEntry(where=path, kind="damaged", message=f"EVTX not readable: {exc}"[:300]))
+        return
+    with spooled:
+        yield from _parse_seekable(spooled, path, stats, artifact)
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _parse_seekable(stream: BinaryIO, path: str, stats: ParseStats, artifact: str) -> Iterator[Record]:
     layout = inspect_layout(stream, path, stats)
     if layout.damaged and ISOLATION:
         items = _isolated_items(stream, path, stats)
@@ -169,7 +189,6 @@ def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
     CRC32 of its first 120 bytes at 124), then 65,536-byte chunks (``ElfChnk\\0``; header CRC32 over
     bytes 0-120 and 128-512 at 124, records CRC32 over 512..free-space offset at 52). Chunks beyond
     the declared count are pre-allocated slack and only checked when they carry the chunk magic.
-    A stream that cannot seek back is reported damaged, so it is parsed in isolation.
     """
     layout = Layout()
     try:

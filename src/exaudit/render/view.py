@@ -203,10 +203,14 @@ def _same_host(scan_key: str, hunt_key: str) -> bool:
 
 
 def _max_build(fixes: list[str]) -> str | None:
-    """The fix with the highest leading build number ("15.1.2176.9 (Mar21SU, …)")."""
+    """The fix that names the highest build: "15.1.2176.9 (Mar21SU, …)" or "upgrade to … (15.1.2507.75, …)".
+
+    An open CVE that the CU never got a fix for says "upgrade to CUn and install …": its build counts too,
+    so the one line to act on covers every open CVE.
+    """
 
     def key(fix: str) -> tuple[int, ...]:
-        match = re.match(r"\s*(\d+(?:\.\d+)*)", fix)
+        match = re.search(r"\b(\d+\.\d+\.\d+\.\d+)\b", fix)
         return tuple(int(p) for p in match.group(1).split(".")) if match else ()
 
     candidates = [f for f in fixes if key(f)]
