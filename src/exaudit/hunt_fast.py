@@ -25,7 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -221,85 +222,82 @@ class FastScan:
         if max(map(len, lines), default=0) + 1 >= MAX_LINE:
             raise Fallback("over-long line")
         wanted = self._candidate_indexes(block)
-        if self._all_plain(lines, block):
-            yield from self._feed(lines, wanted, base)
-            if self.count:
-                self.stats.records += len(lines) - len(wanted)
-                self._saw(min(lines), max(lines))
-        else:
-            yield from self._line_by_line(lines, wanted, base)
+        special = self._special_indexes(block)  # lines that do not start with a digit: directives, empty, text
+        start = 0
+        for stop in [*special, len(lines)]:
+            while start < stop and self._needs_meta():  # the first records carry the build and protocol
+                yield self._fed(lines[start], base + start + 1)
+                start += 1
+            if start < stop:
+                yield from self._run(lines, start, stop, wanted, base)
+            if stop < len(lines):
+                yield from self._special(lines[stop], base + stop + 1)
+            start = stop + 1
         return base + len(lines)
 
     def _candidate_indexes(self, block: bytes) -> list[int]:
         """Line indexes (0-based within the block) of the scanner's candidates, ascending."""
+        return self._indexes(block, self.scanner.line_starts(block))
+
+    @staticmethod
+    def _indexes(block: bytes, starts: Iterable[int]) -> list[int]:
         indexes: list[int] = []
         last_offset, last_index = 0, 0
-        for start in self.scanner.line_starts(block):
+        for start in starts:
             last_index += block.count(b"\n", last_offset, start)
             last_offset = start
             indexes.append(last_index)
         return indexes
 
-    def _all_plain(self, lines: list[bytes], block: bytes) -> bool:
-        """Every line of the block a plain record (checked with C-speed bulk operations)?"""
-        n = self.layout.fields
-        if not lines or n is None or not self.layout.timestamp_first or self._needs_meta():
-            return False
-        low, high = min(lines), max(lines)
-        if low[:1] not in _DIGIT_SET or high[:1] not in _DIGIT_SET:
-            return False  # directives, empty lines, text: line by line
-        counts = list(map(bytes.count, lines, repeat(self.sep)))
-        if self.csv:
-            return b'"' not in block and min(counts) >= 1 and max(counts) <= n - 1
-        return min(counts) == max(counts) == n - 1
+    def _special_indexes(self, block: bytes) -> list[int]:
+        starts = [m.start() + 1 for m in _NOT_DIGIT_START.finditer(block)]
+        if block[:1] not in _DIGIT_SET:
+            starts.insert(0, 0)
+        return [i for i in self._indexes(block, starts)]
 
-    def _feed(self, lines: list[bytes], wanted: list[int], base: int) -> Iterator[bytes]:
-        for index in wanted:
+    def _run(self, lines: list[bytes], start: int, stop: int, wanted: list[int], base: int) -> Iterator[bytes]:
+        """Lines ``start:stop`` all start with a digit: plain records unless their separators or quotes say otherwise."""
+        run = lines[start:stop]
+        odd = self._irregular(run)
+        fed = sorted({i for i in wanted if start <= i < stop} | {start + k for k in odd})
+        for index in fed:
             yield self._fed(lines[index], base + index + 1)
+        if not self.count or len(fed) == len(run):
+            return
+        self.stats.records += len(run) - len(fed)
+        plain = [line for k, line in enumerate(run) if k not in odd] if odd else run
+        self._saw(min(plain), max(plain))
+
+    def _irregular(self, run: list[bytes]) -> set[int]:
+        """Positions in ``run`` the parser must see: wrong separator count, quotes, no layout yet."""
+        n = self.layout.fields
+        if n is None or not self.layout.timestamp_first:
+            return set(range(len(run)))
+        counts = list(map(bytes.count, run, repeat(self.sep)))
+        if self.csv:
+            odd = {k for k, c in enumerate(counts) if not 1 <= c <= n - 1} if min(counts) < 1 or max(counts) > n - 1 else set()
+            quoted = [k for k, line in enumerate(run) if b'"' in line] if any(b'"' in line for line in run) else []
+            for k in quoted:
+                if run[k].count(b'"') % 2:
+                    raise Fallback("quoted value spanning lines")
+            return odd | set(quoted)
+        if min(counts) == max(counts) == n - 1:
+            return set()
+        return {k for k, c in enumerate(counts) if c != n - 1}
+
+    def _special(self, line: bytes, number: int) -> Iterator[bytes]:
+        if not line:
+            return  # the parsers skip empty lines; the number is consumed
+        if line[:1] == b"#":
+            self._directive(line)
+        elif self.csv:
+            raise Fallback("CSV line that is neither a record nor a directive")  # Import-Csv header rules
+        yield self._fed(line, number)
 
     def _fed(self, line: bytes, number: int) -> bytes:
         self.fed += 1
         self.numbers.append((self.fed, number))
         return line + b"\n"
-
-    def _line_by_line(self, lines: list[bytes], wanted: list[int], base: int) -> Iterator[bytes]:
-        """The careful way for blocks with directives, odd lines, or a layout still to learn."""
-        wanted_set = set(wanted)
-        low: bytes | None = None
-        high: bytes | None = None
-        plain = 0
-        for index, line in enumerate(lines):
-            if not line:
-                continue  # the parsers skip empty lines; the number is consumed
-            if line[:1] == b"#":
-                self._directive(line)
-                yield self._fed(line, base + index + 1)
-            elif index in wanted_set or self._needs_meta() or not self._plain(line):
-                yield self._fed(line, base + index + 1)
-            else:
-                plain += 1
-                if low is None or line < low:
-                    low = line
-                if high is None or line > high:
-                    high = line
-        if self.count and low is not None and high is not None:
-            self.stats.records += plain
-            self._saw(low, high)
-
-    def _plain(self, line: bytes) -> bool:
-        n = self.layout.fields
-        if n is None or not self.layout.timestamp_first or line[:1] not in _DIGIT_SET:
-            if self.csv and line[:1] not in _DIGIT_SET:
-                raise Fallback("CSV line that is neither a record nor a directive")  # Import-Csv header rules
-            return False
-        if b'"' in line:
-            if line.count(b'"') % 2:
-                raise Fallback("quoted value spanning lines")
-            return False
-        if not line.isascii():
-            return False
-        count = line.count(self.sep)
-        return 1 <= count <= n - 1 if self.csv else count == n - 1
 
     def _directive(self, line: bytes) -> None:
         if not line.isascii():
@@ -347,6 +345,7 @@ class FastScan:
 
 
 _DIGIT_SET = frozenset(bytes([d]) for d in _DIGITS)
+_NOT_DIGIT_START = re.compile(rb"\n[^0-9]")
 
 
 def _shaped(text: str, shape: str) -> bool:

@@ -50,20 +50,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="module")
-def scanned(lab: Lab) -> dict[str, Any]:
+def scanned(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The scan (every probe, 5 hosts at once, 1 s per request) and what the lab saw of it."""
-    capture = Path(lab.endpoints[0].url)  # placeholder to keep mypy quiet about the variable below
-    del capture
+    output = tmp_path_factory.mktemp("scan") / "scan.json"
     args = ["scan", f"127.0.95.0/27:{lab.port}", "--probe", "all", "--concurrency", str(CONCURRENCY), "--timeout", "1"]
     started = time.monotonic()
-    code = main([*args, "--format", "json", "--no-store", "-o", str(_output_file(lab))])
+    code = main([*args, "--format", "json", "--no-store", "-o", str(output)])
     elapsed = time.monotonic() - started
-    document = json.loads(_output_file(lab).read_text(encoding="utf-8"))
+    document = json.loads(output.read_text(encoding="utf-8"))
     return {"code": code, "document": document, "elapsed": elapsed, "requests": lab.requests}
-
-
-def _output_file(lab: Lab) -> Path:
-    return Path(lab.tls_dir or ".") / "scan.json"
 
 
 def documented_requests() -> tuple[list[re.Pattern[str]], str]:

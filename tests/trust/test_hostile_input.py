@@ -9,6 +9,8 @@ three things: the attack is still found, the damage is named, nothing raised.
 from __future__ import annotations
 
 import codecs
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -45,7 +47,9 @@ from hostile_inputs import (
 )
 
 from exaudit.cli import main
+from exaudit.evidence import HashingReader
 from exaudit.hunt import hunt
+from exaudit.parsers import ParseStats
 from exaudit.parsers import evtx as evtx_parser
 from exaudit.parsers.exchange_csv import HTTPPROXY_FIELDS
 
@@ -116,6 +120,18 @@ def test_evtx_inside_a_zip_that_hangs_is_stopped(host: Path, corpus: Path, monke
     zip_bytes(host / "events.zip", {"winevt/Logs/Loop.evtx": loop})
     document = run(host)
     assert [e for e in errors_of(document, "damaged", "Loop.evtx") if "no progress" in e["message"]]
+
+
+def test_evtx_from_a_one_way_stream_is_read_and_hashed(corpus: Path) -> None:
+    """A stream that cannot seek (a hashing wrapper) is spooled privately; every byte is still hashed once."""
+    data = (corpus / "evtx" / EVTX_MULTI_CHUNK).read_bytes()
+    for payload, records in ((data, 869), (bad_chunk_magic(data, chunk=2), None)):
+        reader = HashingReader(io.BytesIO(payload))
+        stats = ParseStats()
+        read = list(evtx_parser.parse(reader, "C:\\x.evtx", stats))
+        assert reader.hexdigest() == hashlib.sha256(payload).hexdigest()
+        assert len(read) == stats.records and (records is None or len(read) == records)
+        assert bool(stats.errors) == (records is None)
 
 
 def test_corpus_corrupt_evtx_read_in_place(host: Path, corpus: Path) -> None:
