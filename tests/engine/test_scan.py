@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from exaudit.engine import EngineError, Executor, InProcessExecutor, distributed_scan, iter_distributed_scan
 from exaudit.cli import main
+from exaudit.engine import DaskExecutor, EngineError, Executor, InProcessExecutor, distributed_scan, iter_distributed_scan
 from exaudit.engine.scanning import scan_shard, shard_tasks, single_spec, split
 from exaudit.lab import HOSTILE_KINDS, Lab, farm_specs
 from exaudit.model import ScanResult, to_jsonable
-from exaudit.store import Store
 from exaudit.scan import ProbeError, TargetError, scan
 from exaudit.scan.targets import expand, parse_targets
+from exaudit.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
 
@@ -124,7 +124,8 @@ def test_scan_command_on_a_cluster_matches_the_local_scan(
     args = ["scan", *targets, "--probe", "all", "--timeout", str(TIMEOUT), "--format", "json"]
     assert main([*args, "--no-store"]) == 1
     local = json.loads(capsys.readouterr().out)["results"]
-    address = getattr(dask_executor, "address")
+    assert isinstance(dask_executor, DaskExecutor)
+    address = dask_executor.address
     db = tmp_path / "runs.db"
     assert main([*args, "--cluster", address, "--db", str(db)]) == 1
     remote = json.loads(capsys.readouterr().out)

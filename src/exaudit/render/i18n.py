@@ -94,10 +94,11 @@ _TEXTS: dict[str, dict[str, str]] = {
     "plan": {"en": "Remediation plan per server", "fr": "Plan de remédiation par serveur"},
     "plan_install": {"en": "Update to install", "fr": "Mise à jour à installer"},
     "plan_install_one": {
-        "en": "Install build {fix} (or any later build): it fixes every CVE listed below.",
-        "fr": "Installer la version {fix} (ou toute version ultérieure) : elle corrige toutes les CVE ci-dessous.",
+        "en": "One action fixes every CVE listed below: {fix} (or any later build).",
+        "fr": "Une seule action corrige toutes les CVE ci-dessous : {fix} (ou toute version ultérieure).",
     },
     "plan_fix_line": {"en": "{cve}: fixed in {fix}", "fr": "{cve} : corrigée par {fix}"},
+    "plan_fix_action": {"en": "{cve}: {fix}", "fr": "{cve} : {fix}"},  # the KB names an action ("upgrade to …")
     "plan_fix_unknown": {
         "en": "{cve}: no fixing build known for this version; move to a supported cumulative update.",
         "fr": "{cve} : aucune version corrective connue pour cette version ; passer à une mise à jour cumulative prise en charge.",

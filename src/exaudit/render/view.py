@@ -344,7 +344,8 @@ def plan_for(host: HostView, hashes: dict[str, str], error_count: int) -> Plan:
     plan = Plan(scanned=bool(host.scans) or bool(host.cves))
     open_cves = host.open_cves
     plan.fixes = [FixLine(c.cve, c.fix) for c in open_cves]
-    plan.best_fix = _max_build([c.fix for c in open_cves if c.fix])
+    best = _max_build([c.fix for c in open_cves if c.fix])
+    plan.best_fix = f"install {best}" if best and best[0].isdigit() else best  # KB fixes name a build or an action
     plan.up_to_date = plan.scanned and not open_cves
     if open_cves:
         ids = {c.cve for c in open_cves}
