@@ -109,14 +109,20 @@ def run_hunt(host: str, workers: int, out: str, ips: list[str]) -> None:
     Path(out).write_text(json.dumps({"document": document, "rows": rows}))
 
 
+def naive_signatures() -> list[str]:
+    """The literals a simple hunt script would carry: every web rule's keywords and the published addresses."""
+    from exaudit.detect.engine import RuleSet
+
+    rules = [r for r in RuleSet().rules if {"iis", "httpproxy"} & set(r.artifacts)]
+    words = {k for r in rules for k in r.keywords}
+    for rule in rules:
+        words |= {str(v) for v in rule.source.get("ip_list") or ()}
+    return sorted(words)
+
+
 def run_naive(host: str, out: str) -> None:
     """The straightforward hunt: DictReader per HttpProxy row, one regex per IIS line, hash in a second read."""
-    from exaudit.detect.engine import RuleSet
-    from exaudit.detect.prefilter import tokens_for
-
-    rules = RuleSet()
-    signatures = sorted({t for art in ("iis", "httpproxy") for conj in tokens_for(rules, art) or () for t in conj})
-    rx = re.compile("|".join(re.escape(t.decode()) for t in signatures), re.IGNORECASE)
+    rx = re.compile("|".join(re.escape(t) for t in naive_signatures()), re.IGNORECASE)
     matches = 0
     for path in web_logs(Path(host)):
         with path.open(encoding="utf-8", errors="replace", newline="") as stream:
@@ -155,6 +161,7 @@ def measured(command: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[floa
 
 
 def compare_backends(files: list[Path], sample_mb: int = 64) -> None:
+    """The same candidate search by each multi-pattern backend, on the first ``sample_mb`` of the logs."""
     from exaudit.detect.engine import RuleSet
     from exaudit.detect.prefilter import LineScanner, tokens_for
 
@@ -164,47 +171,49 @@ def compare_backends(files: list[Path], sample_mb: int = 64) -> None:
         if len(sample) >= sample_mb << 20:
             break
     sample = sample[: sample.rfind(b"\n") + 1]
-    conjunctions = sorted(tokens_for(RuleSet(), "iis") or ())
-    tokens = sorted({t for c in conjunctions for t in c})
-    print(f"\nmulti-pattern backends on {len(sample) / 1e6:.0f} MB of these logs ({len(conjunctions)} conjunctions, {len(tokens)} tokens):")
+    conjunctions = tokens_for(RuleSet(), "iis") or frozenset()
+    literals = sorted({t.text.encode() for c in conjunctions for t in c if t.text and t.kind == "plain"})
+    print(f"\nmulti-pattern backends on {len(sample) / 1e6:.0f} MB of these logs ({len(conjunctions)} conjunctions):")
     scanner = LineScanner(conjunctions)
-    contenders: dict[str, Any] = {f"LineScanner ({scanner.backend})": lambda: len(scanner.line_starts(sample))}
-    fallback = LineScanner.__new__(LineScanner)
-    fallback.conjunctions, fallback.extra, fallback._extra_rx = conjunctions, [], []
-    contenders["bytes.find per token (no Hyperscan)"] = lambda: len(fallback._python_scan(sample))
-    alternation = re.compile(b"|".join(re.escape(t) for t in tokens))
-    contenders["re alternation on lower()"] = lambda: len(alternation.findall(sample.lower()))
+    contenders: dict[str, Any] = {f"LineScanner, {scanner.backend} (candidate lines)": lambda: len(scanner.line_starts(sample))}
+    contenders["LineScanner, Python re per token (no Hyperscan)"] = lambda: len(scanner._python_scan(sample))
+    alternation = re.compile(b"|".join(re.escape(t) for t in literals))
+    contenders[f"re alternation of {len(literals)} literals on lower()"] = lambda: len(alternation.findall(sample.lower()))
     try:
         import ahocorasick
 
         automaton = ahocorasick.Automaton()
-        for index, token in enumerate(tokens):
+        for index, token in enumerate(literals):
             automaton.add_word(token.decode("latin-1"), index)
         automaton.make_automaton()
-        contenders["pyahocorasick (decoded)"] = lambda: sum(1 for _ in automaton.iter(sample.lower().decode("latin-1")))
+        contenders[f"pyahocorasick, {len(literals)} literals"] = lambda: sum(1 for _ in automaton.iter(sample.lower().decode("latin-1")))
     except ImportError:
         print("  (pyahocorasick not installed)")
     for name, fn in contenders.items():
         start = time.perf_counter()
         found = fn()
         seconds = time.perf_counter() - start
-        print(f"  {name:40s} {len(sample) / seconds / 1e6:8.0f} MB/s  ({found} hits)")
+        print(f"  {name:52s} {len(sample) / seconds / 1e6:8.0f} MB/s  ({found} hits)", flush=True)
+
+
+def _ere(source: bytes) -> str:
+    """A token's regex source in POSIX ERE for grep (no (?: groups, no \\n in brackets, no stray escapes)."""
+    text = source.decode().replace("(?:", "(").replace("[^\\n", "[^")
+    return re.sub(r"\\([^.\[\]()*+?{}|^$\\])", r"\1", text)
 
 
 def grep_patterns(path: Path) -> Path:
+    """The hunt's conjunctions as grep -E lines (each in every order, as the scanner compiles them)."""
+    import itertools
+
     from exaudit.detect.engine import RuleSet
     from exaudit.detect.prefilter import tokens_for
 
     conjunctions = {c for art in ("iis", "httpproxy") for c in tokens_for(RuleSet(), art) or ()}
     lines = []
-    for conj in sorted(conjunctions):
-        parts = [re.escape(t.decode()).replace("\\/", "/").replace("\\-", "-") for t in conj]
-        if len(parts) == 1:
-            lines.append(parts[0])
-        else:
-            import itertools
-
-            lines.append("|".join(".*".join(p) for p in itertools.permutations(parts)))
+    for conj in sorted(conjunctions, key=lambda c: [t.source for t in c]):
+        parts = [f"({_ere(t.source)})" for t in conj]
+        lines.append("|".join(".*".join(order) for order in itertools.permutations(parts)))
     lines.append("[\x80-\xff]")
     path.write_text("\n".join(lines) + "\n", encoding="latin-1")
     return path
@@ -263,7 +272,10 @@ def main() -> None:
     with (work / "grepi.txt").open("w") as sink:
         record("LC_ALL=C grep -E -c -i -f (caseless, as hunt)", *measured([*env_prefix, "-i", "-f", str(patterns), *map(str, files)], sink))
     if not args.skip_naive:
-        record("naive Python (DictReader / regex per line)", *measured([sys.executable, str(HERE), "--run-naive", str(host), str(work / "naive.json")]))
+        record(
+            "naive Python (DictReader / regex per line)",
+            *measured([sys.executable, str(HERE), "--run-naive", str(host), str(work / "naive.json")]),
+        )
     if args.reference:
         out = work / "hunt0.json"
         seconds, rss = measured([sys.executable, str(HERE), "--run-hunt", str(host), "0", str(out), "--ips", *truth["ips"]])

@@ -124,6 +124,7 @@ class _HostHunt:
         self.errors: list[ErrorEntry] = list(view.errors)
         self.builds: list[tuple[datetime | None, str]] = []
         self.fallbacks: dict[str, str] = {}  # file → why the fast path was not used
+        self.scanners: dict[str, LineScanner | None] = {}  # for rules given by the caller
 
     def run(self) -> HostResult:
         logs, others = self._sort_files()
@@ -191,8 +192,10 @@ class _HostHunt:
         return fn(task)
 
     def _custom_scanner(self, artifact: str) -> LineScanner | None:
-        conjunctions = tokens_for(self.rules, artifact)
-        return None if conjunctions is None else LineScanner(conjunctions)
+        if artifact not in self.scanners:
+            conjunctions = tokens_for(self.rules, artifact)
+            self.scanners[artifact] = None if conjunctions is None else LineScanner(conjunctions)
+        return self.scanners[artifact]
 
     def _progress(self, task: FileTask) -> None:
         if self.progress:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import deque
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -156,6 +156,7 @@ class FastScan:
         self.fed = 0
         self.digest = hashlib.sha256()
         self.layout = _Layout(len(HTTPPROXY_FIELDS), True) if self.csv else _Layout(None, False)
+        self.quotes = False  # the current block holds a double quote
 
     def run(self) -> FileScan:
         parser = parser_for(self.artifact)
@@ -207,18 +208,20 @@ class FastScan:
             raise Fallback("UTF-16")
         return block
 
-    def _block(self, block: bytes, base: int) -> Iterator[bytes]:
+    def _block(self, block: bytes, base: int) -> Generator[bytes, None, int]:
         """Feed a block's lines that need the parser; count the others. Returns the line count after it."""
         if b"\x00" in block:
             raise Fallback("NUL bytes")
         crs = block.count(b"\r")
         if crs and crs != block.count(b"\r\n"):
             raise Fallback("lone carriage return")
-        lines = block.split(b"\r\n") if crs and crs == block.count(b"\n") else block.split(b"\n")
+        all_crlf = crs and crs == block.count(b"\n")
+        lines = block.split(b"\r\n") if all_crlf else block.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        if crs and crs != block.count(b"\n"):  # mixed line ends: strip the CRs one by one
+        if crs and not all_crlf:  # mixed line ends: strip the CRs one by one
             lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+        self.quotes = b'"' in block
         if max(map(len, lines), default=0) + 1 >= MAX_LINE:
             raise Fallback("over-long line")
         wanted = self._candidate_indexes(block)
@@ -276,7 +279,7 @@ class FastScan:
         counts = list(map(bytes.count, run, repeat(self.sep)))
         if self.csv:
             odd = {k for k, c in enumerate(counts) if not 1 <= c <= n - 1} if min(counts) < 1 or max(counts) > n - 1 else set()
-            quoted = [k for k, line in enumerate(run) if b'"' in line] if any(b'"' in line for line in run) else []
+            quoted = [k for k, line in enumerate(run) if b'"' in line] if self.quotes else []
             for k in quoted:
                 if run[k].count(b'"') % 2:
                     raise Fallback("quoted value spanning lines")

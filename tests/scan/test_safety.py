@@ -112,7 +112,9 @@ def test_bounds_hold(lab: Lab, scanned: dict[str, Any]) -> None:
     results = {r["target"]: r for r in scanned["document"]["results"]}
     assert len(results) == TARGETS
     assert 1 <= lab.peak_addresses <= CONCURRENCY  # hosts in flight, as the servers saw them
-    assert lab.peak_connections <= CONCURRENCY
+    # a host's requests share one connection; only a TLS attempt given up on a plain port may still be closing when
+    # the next connection to that host opens (the lab counts from accept until either side starts to close)
+    assert lab.peak_connections <= 2 * CONCURRENCY
     by_kind = {e.spec.kind: results[f"{e.host}:{e.port}"] for e in lab.endpoints[:TARGETS] if e.spec.kind in HOSTILE_KINDS}
     assert "256 KiB" in by_kind["endless"]["error"]  # the endless body was cut at the cap
     for kind in ("tarpit", "slow_headers"):

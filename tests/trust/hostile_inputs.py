@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exaudit.cli import main
-from exaudit.evidence import open_evidence
+from exaudit.evidence import Limits, open_evidence
 from exaudit.model import ErrorEntry
 from exaudit.parsers.exchange_csv import HTTPPROXY_FIELDS
 
@@ -151,10 +151,10 @@ def attack_found(document: dict[str, Any], ip: str = ATTACK_IP) -> bool:
     return any(f["rule"] == ATTACK_RULE and ip in f["indicators"]["ips"] for f in document["findings"])
 
 
-def walk_errors(path: Path) -> list[ErrorEntry]:
+def walk_errors(path: Path, limits: Limits | None = None) -> list[ErrorEntry]:
     """What the evidence layer itself records while listing every file (before any parsing)."""
     errors: list[ErrorEntry] = []
-    for view in open_evidence(path):
+    for view in open_evidence(path, limits):
         for _ in view.files():
             pass
         errors.extend(view.errors)

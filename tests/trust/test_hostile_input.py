@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ from hostile_inputs import (
 )
 
 from exaudit.cli import main
-from exaudit.evidence import HashingReader
+from exaudit.evidence import EvidenceError, HashingReader, Limits, open_evidence
 from exaudit.hunt import hunt
 from exaudit.parsers import ParseStats
 from exaudit.parsers import evtx as evtx_parser
@@ -120,6 +121,14 @@ def test_evtx_inside_a_zip_that_hangs_is_stopped(host: Path, corpus: Path, monke
     zip_bytes(host / "events.zip", {"winevt/Logs/Loop.evtx": loop})
     document = run(host)
     assert [e for e in errors_of(document, "damaged", "Loop.evtx") if "no progress" in e["message"]]
+
+
+def test_evtx_child_that_dies_is_reported(host: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The isolated parser's memory cap (here far too small) ends it: a named error, and the hunt goes on."""
+    monkeypatch.setattr(evtx_parser, "WORKER_MEMORY", 16 << 20)
+    place(host, (*EVTX_DIR, "Capped.evtx"), bad_chunk_magic((corpus / "evtx" / EVTX_MULTI_CHUNK).read_bytes(), chunk=1))
+    document = run(host)
+    assert [e for e in errors_of(document, "damaged", "Capped.evtx") if "ended with status" in e["message"]]
 
 
 def test_evtx_from_a_one_way_stream_is_read_and_hashed(corpus: Path) -> None:
@@ -290,6 +299,25 @@ def test_zip_given_as_evidence_reports_its_refusals_in_hunt(tmp_path: Path) -> N
     assert errors_of(document, "zip_bomb", "u_ex210306.log")
 
 
+def _many_members(path: Path, count: int) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for index in range(count):
+            archive.writestr(f"d/{index}.txt", b"")
+    return path
+
+
+def test_member_count_bomb_is_refused_before_zipfile_reads_it(host: Path, tmp_path: Path) -> None:
+    """Each member costs zipfile about 0.8 KB: an archive declaring too many is refused from its end record."""
+    limits = Limits(max_members=1000)
+    _many_members(host / "many.zip", 5000)
+    assert has_error(walk_errors(host, limits), "zip_bomb", "many.zip")
+    with pytest.raises(EvidenceError, match="5000 members declared"):
+        open_evidence(_many_members(tmp_path / "top.zip", 5000), limits)
+    with pytest.raises(EvidenceError, match="66000 members declared"):  # a ZIP64 end record (over 65,535)
+        open_evidence(_many_members(tmp_path / "zip64.zip", 66000), Limits(max_members=65000))
+    assert len(list(open_evidence(tmp_path / "top.zip")[0].files())) == 5000  # within the default limit: read
+
+
 @pytest.mark.parametrize("name", ["../../escape.log", "/etc/evil.log", "C:/Windows/evil.log", "..\\..\\evil.log"])
 def test_zip_path_traversal_members_are_refused(host: Path, tmp_path: Path, name: str) -> None:
     zip_bytes(host / "traversal.zip", {name: attack_text(ip="203.0.113.36").encode(), "W3SVC1/u_ex210308.log": b""})
@@ -397,6 +425,27 @@ def test_walk_errors_reach_the_hunt_document(host: Path, kind: str) -> None:
     WALK_CASES[kind](host)
     document = run(host)
     assert errors_of(document, kind)
+
+
+CHOPPER = b'<%@ Page Language="Jscript"%><%eval(Request.Item["k9"],"unsafe");%>'  # China Chopper one-liner
+
+
+def test_hostile_web_files_do_not_stop_the_web_shell_scan(host: Path) -> None:
+    """Huge, binary, NUL, empty and UTF-16 pages, a FIFO page and a loop beside a real web shell pattern."""
+    web = ("inetpub", "wwwroot", "aspnet_client", "system_web")
+    place(host, (*web, "shell.aspx"), CHOPPER)
+    place(host, (*web, "big.aspx"), b"<%@ Page %>" + b"A" * (30 * MB))
+    place(host, (*web, "binary.aspx"), bytes(range(256)) * 256)
+    place(host, (*web, "nul.aspx"), b"\x00" * 65536)
+    place(host, (*web, "empty.aspx"), b"")
+    place(host, (*web, "utf16.aspx"), codecs.BOM_UTF16_LE + "<%@ Page %>\ufffd\ud7ff".encode("utf-16-le"))
+    os.mkfifo(host.joinpath(*web, "pipe.aspx"))
+    host.joinpath(*web, "loop").symlink_to(host.joinpath(*web))
+    document = run(host)
+    assert not errors_of(document, "webshell_scan"), "the web shell scan stopped"
+    shells = [f for f in document["findings"] if "shell.aspx" in json.dumps(f.get("source") or {}) + json.dumps(f["indicators"])]
+    assert shells, [f["rule"] for f in document["findings"]]
+    assert document["hosts"][0]["verdict"] == "compromised"
 
 
 # --------------------------------------------------------------------------- everything at once, through the CLI

@@ -75,8 +75,9 @@ def scan_command(
     if output is not None and not output.parent.is_dir():
         fail(f"cannot write {output}: folder {output.parent} does not exist")
     if resume is not None:
-        store = _resume_store(targets, no_store, db)
-        settings, done = _resume_plan(store, resume)
+        resumed = _resume_store(targets, no_store, db)
+        settings, done = _resume_plan(resumed, resume)
+        store: Store | None = resumed
     else:
         if not targets:
             fail("no targets given (or --resume RUN_ID)")
@@ -84,17 +85,9 @@ def scan_command(
         store, done = (None if no_store else open_store(db)), []
     specs = _prepare(settings.targets, settings.ports, settings.scope)
     todo = remaining(specs, [r.target for r in done], tuple(settings.ports) or DEFAULT_PORTS) if done else specs
-    try:
-        probe_names(settings.probes)
-    except ProbeError as exc:
-        fail(str(exc))
-    _check_kb()
-    executor = _executor(cluster, workers)
-    if resume is not None:
-        assert store is not None
-        run: RunInfo | None = store.reopen_run(resume)
-    else:
-        run = store.begin_run("scan", settings.argv(fmt)) if store else None
+    _check_probes_and_kb(settings.probes)
+    executor = _executor(cluster, workers)  # a cluster that cannot be reached fails before the run is recorded
+    run = _run_record(store, resume, settings, fmt)
     sink = _Sink(fmt, output, store, run, total=sum(s.count() for s in todo))
     sink.replay(done)
     try:
@@ -123,6 +116,8 @@ def _scan(settings: ScanSettings, specs: list[TargetSpec], sink: _Sink, executor
         "host_timeout": settings.host_timeout,
     }
     if not specs:
+        if executor is not None:
+            executor.close()
         return []  # a resumed run that had everything but its final document
     try:
         if executor is None:
@@ -153,6 +148,23 @@ def _executor(cluster: str | None, workers: int | None) -> Executor | None:
         return get_executor(cluster, workers)
     except EngineError as exc:
         fail(str(exc), FAILED)
+
+
+def _check_probes_and_kb(probes: list[str]) -> None:
+    try:
+        probe_names(probes)
+    except ProbeError as exc:
+        fail(str(exc))
+    _check_kb()
+
+
+def _run_record(store: Store | None, resume: str | None, settings: ScanSettings, fmt: str) -> RunInfo | None:
+    """The run the results go to: the resumed one (marked running again) or a new one with the settings recorded."""
+    if store is None:
+        return None
+    if resume is not None:
+        return store.reopen_run(resume)
+    return store.begin_run("scan", settings.argv(fmt))
 
 
 def _resume_store(targets: list[str] | None, no_store: bool, db: str | None) -> Store:

@@ -26,56 +26,168 @@ HS_FLAG_CASELESS, block mode); Python ``re`` parser (``re._parser``) for the reg
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from re import _constants as sre_c  # type: ignore[attr-defined]  # the re parser (3.11+)
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from exaudit.detect.engine import Rule, RuleSet
 
-try:  # Python 3.11+: the parser of the re module (sre_parse before)
-    from re import _constants as sre_c  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants as sre_c  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
-
-Conj = tuple[bytes, ...]  # every token must be in the line
-DNF = frozenset[Conj] | None  # one conjunction must hold; None: no literal is necessary
 MIN_TOKEN = 3  # shorter literals select nearly every line: dropped (dropping a token only widens the filter)
-MAX_CONJ_TOKENS = 3  # the longest ones are kept
+MAX_CONJ_TOKENS = 3
 MAX_ALTERNATIVES = 256
 NON_ASCII = rb"[\x80-\xff]"
 _NON_ASCII_RX = re.compile(NON_ASCII)
+LINE = None  # the field of a token that may sit anywhere in the line (keywords, ``_raw``, ``_text``)
 
 
-# --------------------------------------------------------------------------- derivation
+@dataclass(frozen=True)
+class Tok:
+    """A token: its regex source (Hyperscan and Python syntax), the text it stands for when it is a literal
+    (``kind`` "plain", or "decoded" for a percent-decoded value), and the field it is read from."""
+
+    source: bytes
+    text: str | None = None
+    kind: str = "regex"
+    field: frozenset[str] | None = LINE
 
 
-def _token(text: str) -> bytes | None:
+Conj = tuple[Tok, ...]  # every token must match within the line (at places that do not overlap)
+DNF = frozenset[Conj] | None  # one conjunction must hold; None: nothing is necessary
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def literal(text: str, field: frozenset[str] | None = LINE) -> Tok | None:
+    """A literal token, or None when it would not select lines (short, non-ASCII, a quote)."""
     low = text.lower()
     if len(low) < MIN_TOKEN or not low.isascii() or '"' in low or "\n" in low:
         return None
-    return low.encode("ascii")
+    return Tok(re.escape(low.encode("ascii")), low, "plain", field)
 
 
-def _conj(tokens: Iterable[str | bytes]) -> Conj | None:
-    """A conjunction of usable tokens (longest kept), or None when none is usable (no constraint)."""
-    kept = {t for t in (_token(x.decode("latin-1") if isinstance(x, bytes) else x) for x in tokens) if t}
-    kept = {t for t in kept if not any(t != other and t in other for other in kept)}  # implied by a longer one
-    if not kept:
+def _percent(byte: int) -> bytes:
+    """``%HH`` of one byte, each of the three characters possibly percent-encoded again (decoded twice)."""
+
+    def hex_digit(ch: str) -> bytes:
+        codes = {f"{ord(ch):02x}", f"{ord(ch.upper()):02x}"}
+        return b"(?:" + ch.encode() + b"".join(b"|%" + c.encode() for c in sorted(codes)) + b")"
+
+    code = f"{byte:02x}"
+    return b"(?:%|%25)" + hex_digit(code[0]) + hex_digit(code[1])
+
+
+_LOWER_FROM = {"i": "\u0130", "k": "\u212a"}  # the only non-ASCII characters whose lower() holds ASCII letters
+
+
+def decoded(text: str, field: frozenset[str] | None = LINE) -> Tok | None:
+    """A token for a value percent-decoded twice (``+`` read as a space) before the test.
+
+    Each character may appear as itself or as ``%HH`` (either case of a letter, each of the three characters
+    encoded again); ``i`` and ``k`` also as the encoded non-ASCII letters that lower-case to them."""
+    low = text.lower()
+    if not low or not low.isascii() or '"' in low or "\n" in low:
         return None
-    return tuple(sorted(kept, key=lambda t: (-len(t), t))[:MAX_CONJ_TOKENS])
+    parts = []
+    for ch in low:
+        options = [] if ch == "+" else [re.escape(ch.encode())]  # a raw + becomes a space before decoding
+        if ch == " ":
+            options.append(rb"\+")
+        options += [_percent(b) for b in sorted({ord(ch), ord(ch.upper())})]
+        if ch in _LOWER_FROM:
+            options.append(b"".join(_percent(b) for b in _LOWER_FROM[ch].encode("utf-8")))
+        parts.append(b"(?:" + b"|".join(options) + b")")
+    return Tok(b"".join(parts), low, "decoded", field)
+
+
+_PYTHON_ONLY = re.compile(r"\\[sSAZzG]|\(\?[=!<P]|\\\d")  # classes and constructs Hyperscan reads differently
+
+
+def regex_token(pattern: str, field: frozenset[str] | None = LINE) -> Tok | None:
+    """A rule regex as a token: anchors dropped (the value is a substring of the line), when Hyperscan reads
+    it as Python does (no ``\\s``, whose Python meaning includes \\x1c-\\x1f; no look-around; no quote)."""
+    core = pattern[1:] if pattern.startswith("^") else pattern
+    if core.endswith("$") and not core.endswith("\\$"):
+        core = core[:-1]
+    if not core or not core.isascii() or '"' in core or _PYTHON_ONLY.search(core) or re.search(r"(?<![\[\\])\^|(?<!\\)\$", core):
+        return None
+    try:
+        re.compile(core)
+    except re.error:
+        return None
+    # A value holds no line break: negated classes must not run into the next line (Hyperscan's [^?] would).
+    source = re.sub(r"(?<!\\)\[\^", r"[^\\n", core).encode("ascii")
+    return Tok(source, None, "regex", field) if _hyperscan_accepts(source) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _hyperscan_accepts(source: bytes) -> bool:
+    try:
+        import hyperscan
+    except ImportError:
+        return True  # the Python scanner reads Python syntax
+    try:
+        hyperscan.Database().compile(expressions=[source], flags=[hyperscan.HS_FLAG_CASELESS])
+    except Exception:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- necessary conditions
+
+
+def _implies(a: Tok, b: Tok) -> bool:
+    """A line where ``a`` matches also holds ``b``."""
+    return a == b or (a.kind == b.kind != "regex" and a.text is not None and b.text is not None and b.text in a.text)
+
+
+def _can_overlap(x: str, y: str) -> bool:
+    return x in y or y in x or any(x.endswith(y[:k]) or y.endswith(x[:k]) for k in range(1, min(len(x), len(y))))
+
+
+def _disjoint(a: Tok, b: Tok) -> bool:
+    """Can both be required at places that do not overlap (what the line pattern checks)?
+
+    Values of different fields are different parts of the line; two literals of the same kind that cannot
+    overlap as text cannot overlap in the line either (a decoded character comes from its own raw bytes)."""
+    if a.field is not None and b.field is not None and a.field.isdisjoint(b.field):
+        return True
+    return a.kind == b.kind != "regex" and a.text is not None and b.text is not None and not _can_overlap(a.text, b.text)
+
+
+def _conj(tokens: Iterable[Tok | None]) -> Conj | None:
+    """A conjunction of usable tokens (most selective first), or None when none is usable (no constraint).
+
+    Dropping a token only widens the filter: implied tokens go, and so does one that could overlap a kept one."""
+    ordered = sorted(
+        {t for t in tokens if t is not None},
+        key=lambda t: (t.kind != "regex", t.kind != "decoded", -len(t.text or ""), t.field is LINE, t.source, sorted(t.field or ())),
+    )
+    kept: list[Tok] = []
+    for token in ordered:
+        if any(_implies(k, token) for k in kept):
+            continue
+        if len(kept) < MAX_CONJ_TOKENS and all(_disjoint(token, k) for k in kept):
+            kept.append(token)
+    return tuple(kept) or None
 
 
 def minimal(conjunctions: Iterable[Conj]) -> frozenset[Conj]:
     """Drop a conjunction that holds whenever a smaller one does (it selects no line the other misses)."""
-    items = set(conjunctions)
 
     def implied_by(c: Conj, o: Conj) -> bool:  # a line holding all of c holds all of o
-        return o != c and all(any(t in u for u in c) for t in o)
+        return all(any(_implies(u, t) for u in c) for t in o)
 
-    return frozenset(c for c in items if not any(implied_by(c, o) for o in items))
+    kept: list[Conj] = []
+    for conj in sorted(set(conjunctions), key=lambda c: (len(c), [(t.source, sorted(t.field or ())) for t in c])):
+        if not any(implied_by(conj, k) for k in kept):
+            kept.append(conj)
+    return frozenset(kept)
 
 
 def any_of(alternatives: Iterable[Conj | None]) -> DNF:
@@ -84,6 +196,15 @@ def any_of(alternatives: Iterable[Conj | None]) -> DNF:
         if conj is None:
             return None  # one alternative needs nothing: the disjunction needs nothing
         out.add(conj)
+    return frozenset(out) if out and len(out) <= MAX_ALTERNATIVES else None
+
+
+def any_of_dnfs(dnfs: Iterable[DNF]) -> DNF:
+    out: set[Conj] = set()
+    for dnf in dnfs:
+        if dnf is None:
+            return None
+        out |= dnf
     return frozenset(out) if out and len(out) <= MAX_ALTERNATIVES else None
 
 
@@ -115,34 +236,34 @@ def _like_pieces(pattern: str) -> list[str]:
     return [p for p in re.split(r"\*|\?|\[[^\]]*\]", pattern) if p]
 
 
+def field_key(spec: dict[str, Any]) -> frozenset[str] | None:
+    """The field a leaf reads (any of its names, case-insensitive); LINE for ``_raw``/``_text``."""
+    names = _values(spec, "field")
+    if not names or any(n.startswith("_") for n in names):
+        return LINE
+    return frozenset(n.lower() for n in names)
+
+
 def leaf_dnf(spec: dict[str, Any]) -> DNF:
-    """The literals a field test needs (the field's value is a substring of the line)."""
-    if spec.get("decode"):
-        return None
+    """The tokens a field test needs (the field's value is a substring of the line)."""
+    field = field_key(spec)
+    decode = bool(spec.get("decode"))
+    token = decoded if decode else literal
     parts: list[DNF] = []
     for key in ("contains", "equals", "startswith", "endswith"):
         if key in spec:
-            parts.append(any_of(_conj([v]) for v in _values(spec, key)))
+            parts.append(any_of(_conj([token(v, field)]) for v in _values(spec, key)))
     if "contains_all" in spec:
-        parts.append(any_of([_conj(_values(spec, "contains_all"))]))
-    if "like" in spec:
-        parts.append(any_of(_conj(_like_pieces(p)) for p in _values(spec, "like")))
-    if "regex" in spec:
-        parts.append(any_of_dnfs(regex_dnf(p) for p in _values(spec, "regex")))
+        parts.append(any_of([_conj(token(v, field) for v in _values(spec, "contains_all"))]))
+    if "like" in spec and not decode:
+        parts.append(any_of(_conj(literal(p, field) for p in _like_pieces(v)) for v in _values(spec, "like")))
+    if "regex" in spec and not decode:
+        parts.append(any_of_dnfs(regex_dnf(p, field) for p in _values(spec, "regex")))
     return all_of(parts)
 
 
-def any_of_dnfs(dnfs: Iterable[DNF]) -> DNF:
-    out: set[Conj] = set()
-    for dnf in dnfs:
-        if dnf is None:
-            return None
-        out |= dnf
-    return frozenset(out) if out and len(out) <= MAX_ALTERNATIVES else None
-
-
 def condition_dnf(spec: Any) -> DNF:
-    """Necessary literals of a YAML condition (same grammar as ``engine.compile_condition``)."""
+    """Necessary tokens of a YAML condition (same grammar as ``engine.compile_condition``)."""
     if not isinstance(spec, dict):
         return None
     if "all" in spec:
@@ -184,13 +305,13 @@ def _exact_strings(items: list[Any]) -> set[str] | None:
     return strings
 
 
-def _sequence_dnf(items: list[Any]) -> DNF:
+def _sequence_dnf(items: list[Any], field: frozenset[str] | None) -> DNF:
     parts: list[DNF] = []
     runs = {""}  # alternative literal runs being built
 
     def flush() -> None:
         nonlocal runs
-        parts.append(any_of(_conj([r]) for r in runs))
+        parts.append(any_of(_conj([literal(r, field)]) for r in runs))
         runs = {""}
 
     for op, av in items:
@@ -200,29 +321,37 @@ def _sequence_dnf(items: list[Any]) -> DNF:
             continue
         flush()
         if op is sre_c.SUBPATTERN:
-            parts.append(_sequence_dnf(av[-1]))
+            parts.append(_sequence_dnf(av[-1], field))
         elif op is sre_c.BRANCH:
-            parts.append(any_of_dnfs(_sequence_dnf(b) for b in av[1]))
+            parts.append(any_of_dnfs(_sequence_dnf(b, field) for b in av[1]))
         elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT) and av[0] >= 1:
-            parts.append(_sequence_dnf(av[2]))
+            parts.append(_sequence_dnf(av[2], field))
     flush()
     return all_of(parts)
 
 
-def regex_dnf(pattern: str) -> DNF:
-    """Literal runs a match of ``pattern`` must contain (case-insensitive), or None."""
+def regex_dnf(pattern: str, field: frozenset[str] | None = LINE) -> DNF:
+    """A regex with a small finite language as its literals; else the regex itself when Hyperscan can run
+    it; else the literal runs any match must contain."""
     try:
-        return _sequence_dnf(list(sre_parse.parse(pattern)))
+        items = list(sre_parse.parse(pattern))
     except Exception:  # an exotic construct: no constraint is always safe
         return None
+    exact = _exact_strings(items)
+    if exact is not None:
+        return any_of(_conj([literal(s, field)]) for s in exact)
+    token = regex_token(pattern, field)
+    if token is not None:
+        return frozenset({(token,)})
+    return _sequence_dnf(items, field)
 
 
 # --------------------------------------------------------------------------- rules → tokens
 
 
 def rule_dnf(rule: Rule, spec: dict[str, Any]) -> DNF:
-    """Keywords (the engine's own gate) and the condition's literals, both necessary."""
-    keywords = any_of(_conj([k]) for k in rule.keywords) if rule.keywords else None
+    """Keywords (the engine's own gate, anywhere in the line) and the condition's tokens, both necessary."""
+    keywords = any_of(_conj([literal(k)]) for k in rule.keywords) if rule.keywords else None
     return all_of([keywords, condition_dnf(spec.get("condition"))])
 
 
@@ -246,41 +375,41 @@ def tokens_for(rules: RuleSet, artifact: str) -> frozenset[Conj] | None:
 
 
 def _line_pattern(conj: Conj) -> bytes:
-    """Hyperscan: the tokens of a conjunction in any order within one line."""
+    """The tokens of a conjunction in any order within one line (one Hyperscan expression)."""
     orders = itertools.permutations(conj) if len(conj) <= 3 else [conj]
-    return b"|".join(rb"[^\n]*".join(re.escape(t) for t in order) for order in orders)
+    return b"|".join(rb"[^\n]*".join(b"(?:" + t.source + b")" for t in order) for order in orders)
 
 
 class LineScanner:
     """Offsets of the starts of the lines of a block that hold a candidate (a conjunction or a non-ASCII byte)."""
 
     def __init__(self, conjunctions: Iterable[Conj], extra_patterns: Iterable[bytes] = ()) -> None:
-        self.conjunctions = sorted(set(conjunctions))
+        self.conjunctions = sorted(set(conjunctions), key=lambda c: [t.source for t in c])
         self.extra = list(extra_patterns)
-        self._scan = _hyperscan(self.conjunctions, self.extra) or self._python_scan
-        self.backend = "hyperscan" if self._scan is not self._python_scan else "python"
-        self._extra_rx = [re.compile(p, re.IGNORECASE) for p in self.extra]
+        hyperscan_scan = _hyperscan(self.conjunctions, self.extra)
+        self.backend = "hyperscan" if hyperscan_scan else "python"
+        self._scan = hyperscan_scan or self._python_scan
+        self._python: list[list[re.Pattern[bytes]]] | None = None
 
     def line_starts(self, block: bytes) -> list[int]:
         return sorted(self._scan(block))
 
     def _python_scan(self, block: bytes) -> set[int]:
-        """Without Hyperscan: every occurrence of each conjunction's first token, the rest checked per line."""
-        low = block.lower()
+        """Without Hyperscan: each conjunction's first token searched, the others tested on its line only
+        (linear: no pattern spans a line, so a hostile line cannot make it backtrack across the block)."""
+        if self._python is None:
+            patterns = [[t.source for t in c] for c in self.conjunctions] + [[NON_ASCII]] + [[p] for p in self.extra]
+            self._python = [[re.compile(t, re.IGNORECASE) for t in c] for c in patterns]
         starts: set[int] = set()
-        for conj in self.conjunctions:
-            anchor, rest = conj[0], conj[1:]
-            pos = low.find(anchor)
-            while pos >= 0:
-                start = low.rfind(b"\n", 0, pos) + 1
-                end = low.find(b"\n", pos)
-                line = low[start : end if end >= 0 else len(low)]
-                if all(t in line for t in rest):
+        for first, *rest in self._python:
+            pos = 0
+            while (match := first.search(block, pos)) is not None:
+                start = block.rfind(b"\n", 0, match.start()) + 1
+                end = block.find(b"\n", match.start())
+                end = len(block) if end < 0 else end
+                if all(rx.search(block, start, end) for rx in rest):
                     starts.add(start)
-                pos = low.find(anchor, end if end >= 0 else len(low))
-        for rx in [_NON_ASCII_RX, *self._extra_rx]:
-            for match in rx.finditer(block):
-                starts.add(block.rfind(b"\n", 0, match.start()) + 1)
+                pos = end + 1
         return starts
 
 
@@ -302,17 +431,13 @@ def _hyperscan(conjunctions: list[Conj], extra: list[bytes]) -> Callable[[bytes]
         ends: list[int] = []
         database.scan(block, match_event_handler=lambda _id, _start, end, _flags, _ctx: ends.append(end))
         starts: set[int] = set()
-        last_end = -1
-        last_start = 0
+        line_end = -1
         for end in sorted(set(ends)):
-            if end <= last_end:  # same line as the previous match
-                starts.add(last_start)
-                continue
-            start = block.rfind(b"\n", 0, end - 1) + 1
+            if end <= line_end:
+                continue  # another match on a line already taken
+            starts.add(block.rfind(b"\n", 0, end - 1) + 1 if end else 0)
             nl = block.find(b"\n", end - 1)
-            last_end = nl if nl >= 0 else len(block)
-            last_start = start
-            starts.add(start)
+            line_end = nl if nl >= 0 else len(block)
         return starts
 
     return scan

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from exaudit.evidence import paths, velociraptor
 from exaudit.evidence.base import EvidenceFile, HostView
 from exaudit.evidence.hashing import HashingReader, sha256_file, sha256_stream
-from exaudit.evidence.tree import DirTree, Entry, Limits, ZipTree, is_zip, open_readonly
+from exaudit.evidence.tree import DirTree, Entry, Limits, ZipBomb, ZipTree, is_zip, open_readonly
 from exaudit.model import ErrorEntry
 
 VELOCIRAPTOR = "velociraptor"
@@ -188,7 +188,8 @@ def _zip_members(tree: Tree, entry: Entry, server: str, view: HostView) -> Itera
         else:
             nested = tree.nested(entry.parts)
     except (OSError, zipfile.BadZipFile, EOFError, KeyError, RuntimeError) as exc:
-        view.errors.append(ErrorEntry(where=entry.origin, kind="damaged", message=f"zip not readable: {exc}"[:300]))
+        kind = "zip_bomb" if isinstance(exc, ZipBomb) else "damaged"
+        view.errors.append(ErrorEntry(where=entry.origin, kind=kind, message=f"zip not readable: {exc}"[:300]))
         return
     view.errors.extend(nested.errors)
     for member in nested.walk((), view.errors):

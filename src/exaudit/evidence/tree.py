@@ -7,7 +7,8 @@ times); zip members are streamed through ``zipfile`` without extraction. A zip i
 spooled to an anonymous temporary file in a private folder that is removed at exit.
 
 Safety: zip members with ``..``, absolute or drive paths are refused (recorded as ``unsafe_path``);
-members whose declared size or compression ratio exceeds ``Limits`` are refused (``zip_bomb``);
+members whose declared size or compression ratio exceeds ``Limits`` are refused (``zip_bomb``), and an
+archive whose end record declares more than ``Limits.max_members`` is refused before ``zipfile`` reads it;
 ``zipfile`` itself never yields more bytes than a member declares and checks its CRC. Folder walks
 do not follow symlinks out of the evidence root, visit each directory once (loops end) and stop at
 ``Limits.max_depth``; FIFOs and devices are never opened.
@@ -23,6 +24,7 @@ import functools
 import os
 import shutil
 import stat
+import struct
 import tempfile
 import threading
 import zipfile
@@ -181,7 +183,7 @@ class ZipTree:
         self.errors: list[ErrorEntry] = []
         self.files: dict[tuple[str, ...], zipfile.ZipInfo] = {}
         self.dirs: set[tuple[str, ...]] = {()}
-        self._index(open_archive(archive, chain).infolist())
+        self._index(open_archive(archive, chain, limits.max_members).infolist())
 
     @property
     def origin(self) -> str:
@@ -292,6 +294,8 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float | None:
         return None
 
 
+EOCD_SEARCH = 22 + 65535 + 20  # end record, its longest comment, and the ZIP64 locator before it
+
 # Per-process caches: one ZipFile per archive (central directory read once), one spool per nested zip.
 _LOCK = threading.RLock()
 _SPOOL_DIR: list[str] = []
@@ -299,7 +303,11 @@ _ARCHIVES: dict[tuple[str, tuple[str, ...], int, int], zipfile.ZipFile] = {}
 MAX_OPEN_ARCHIVES = 32
 
 
-def open_archive(archive: str, chain: tuple[str, ...] = ()) -> zipfile.ZipFile:
+class ZipBomb(zipfile.BadZipFile):
+    """An archive refused before ``zipfile`` reads it: its central directory declares too many members."""
+
+
+def open_archive(archive: str, chain: tuple[str, ...] = (), max_members: int = Limits.max_members) -> zipfile.ZipFile:
     info = os.stat(archive)
     key = (archive, chain, info.st_mtime_ns, info.st_size)  # a replaced archive is not served stale
     with _LOCK:
@@ -309,15 +317,16 @@ def open_archive(archive: str, chain: tuple[str, ...] = ()) -> zipfile.ZipFile:
         if len(_ARCHIVES) >= MAX_OPEN_ARCHIVES:
             # Forget the oldest; open members keep their own reference to its file handle.
             _ARCHIVES.pop(next(iter(_ARCHIVES)))
-        opened = _open_uncached(archive, chain)
+        opened = _open_uncached(archive, chain, max_members)
         _ARCHIVES[key] = opened
         return opened
 
 
-def _open_uncached(archive: str, chain: tuple[str, ...]) -> zipfile.ZipFile:
+def _open_uncached(archive: str, chain: tuple[str, ...], max_members: int) -> zipfile.ZipFile:
     if not chain:
         handle = open_readonly(archive)  # O_NOATIME: reading the archive leaves its access time alone
         try:
+            check_member_count(handle, max_members)
             opened = zipfile.ZipFile(handle)
         except BaseException:
             handle.close()
@@ -330,12 +339,38 @@ def _open_uncached(archive: str, chain: tuple[str, ...]) -> zipfile.ZipFile:
         with outer.open(chain[-1]) as member:
             shutil.copyfileobj(member, spool, 1 << 20)
         spool.seek(0)
+        check_member_count(spool, max_members)
         nested = zipfile.ZipFile(spool)
     except BaseException:
         spool.close()
         raise
     nested._exaudit_spool = spool  # type: ignore[attr-defined]  # closed with the archive
     return nested
+
+
+def check_member_count(handle: BinaryIO, max_members: int) -> None:
+    """Refuse an archive whose end record declares more than ``max_members`` members, before ``zipfile``
+    builds one ``ZipInfo`` (about 0.8 KB) per member. Reads the end-of-central-directory record (and the
+    ZIP64 one when the count overflows 16 bits); APPNOTE.TXT 4.3.14-4.3.16. A missing record is left to
+    ``zipfile`` to reject."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - EOCD_SEARCH))
+    tail = handle.read()
+    handle.seek(0)
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) < end + 22:
+        return
+    count = struct.unpack_from("<H", tail, end + 10)[0]
+    locator = end - 20
+    if count == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        handle.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+        record = handle.read(56)
+        handle.seek(0)
+        if record[:4] == b"PK\x06\x06" and len(record) == 56:
+            count = struct.unpack_from("<Q", record, 32)[0]
+    if count > max_members:
+        raise ZipBomb(f"{count} members declared, more than {max_members}: archive not read")
 
 
 def close_archives() -> None:

@@ -129,7 +129,8 @@ class _Runtime:
         self.records: list[RecordedRequest] = []
         self.dropped_records = 0
         self.lock = threading.Lock()
-        self.live: set[_Connection] = set()
+        self.live: set[_Connection] = set()  # open transports (closed at stop)
+        self.in_use: set[_Connection] = set()  # open and neither side closing: what the peaks count
         self.clock = _Clock()
         self.connections = 0
         self.per_address: dict[str, int] = {}  # open connections per endpoint address
@@ -139,17 +140,19 @@ class _Runtime:
 
     def opened(self, connection: _Connection) -> None:
         self.live.add(connection)
+        self.in_use.add(connection)
         self.connections += 1
         address = connection.endpoint.host
         self.per_address[address] = self.per_address.get(address, 0) + 1
         self.accepted[address] = self.accepted.get(address, 0) + 1
-        self.peak_connections = max(self.peak_connections, len(self.live))
+        self.peak_connections = max(self.peak_connections, len(self.in_use))
         self.peak_addresses = max(self.peak_addresses, len(self.per_address))
 
-    def closed(self, connection: _Connection) -> None:
-        if connection not in self.live:
+    def released(self, connection: _Connection) -> None:
+        """Either side began to close: no longer in use (a TLS close can linger on its shutdown exchange)."""
+        if connection not in self.in_use:
             return
-        self.live.discard(connection)
+        self.in_use.discard(connection)
         address = connection.endpoint.host
         left = self.per_address.get(address, 1) - 1
         if left > 0:
@@ -239,7 +242,11 @@ class _Connection(asyncio.Protocol):
         self.closing = True
         if self.timer is not None:
             self.timer.cancel()
-        self.runtime.closed(self)
+        self.runtime.released(self)
+        self.runtime.live.discard(self)
+
+    def eof_received(self) -> None:
+        self.runtime.released(self)  # the client closed its side; the transport closes after this returns
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -423,12 +430,14 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closing = True
+        self.runtime.released(self)
         if self.transport is not None:
             self.transport.close()
 
     def reset(self) -> None:
         """Drop the connection with a TCP RST (IIS AbortRequest; the ``reset`` kind)."""
         self.closing = True
+        self.runtime.released(self)
         if self.transport is None:
             return
         sock = self.transport.get_extra_info("socket")
@@ -570,7 +579,10 @@ class Lab:
 
     @property
     def peak_connections(self) -> int:
-        """The most TCP connections that were open at the same time (a scanner's concurrency, seen by the servers)."""
+        """The most TCP connections in use at the same time (a scanner's concurrency, seen by the servers).
+
+        A connection counts from its acceptance (after the TLS handshake on TLS endpoints) until either side starts
+        to close it."""
         return self._runtime.peak_connections
 
     @property
@@ -579,7 +591,7 @@ class Lab:
         return self._runtime.peak_addresses
 
     def open_connections(self) -> dict[str, int]:
-        """Connections open right now, per endpoint address (a snapshot)."""
+        """Connections in use right now (open, neither side closing), per endpoint address (a snapshot)."""
         return dict(self._runtime.per_address)
 
     def accepted(self) -> dict[str, int]:

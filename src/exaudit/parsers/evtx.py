@@ -303,12 +303,18 @@ def _isolated_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[
     """Records of a damaged file, parsed by ``evtx_worker`` in a child killed when it stalls."""
     spool = None
     try:
-        fd = stream.fileno()
-    except (OSError, AttributeError, ValueError):
-        spool = _spool(stream)
-        fd = spool.fileno()
-    command = [sys.executable, "-P", str(WORKER), str(fd), str(WORKER_MEMORY)]
-    child = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            fd = stream.fileno()
+        except (OSError, AttributeError, ValueError):
+            spool = _spool(stream)
+            fd = spool.fileno()
+        command = [sys.executable, "-P", str(WORKER), str(fd), str(WORKER_MEMORY)]
+        child = subprocess.Popen(command, pass_fds=(fd,), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except READ_ERRORS as exc:  # no spool space, no process: report rather than risk a hang in this process
+        stats.errors.append(ErrorEntry(where=path, kind="damaged", message=f"damaged EVTX not parsed: {exc}"[:300]))
+        if spool is not None:
+            spool.close()
+        return
     try:
         for message in _messages(child, path, stats):
             if "record" in message and isinstance(message["record"], dict):
@@ -340,13 +346,15 @@ def _messages(child: subprocess.Popen[bytes], path: str, stats: ParseStats) -> I
     pending = b""
     while True:
         ready, _, _ = select.select([fd], [], [], STALL_SECONDS)
-        if not ready:
-            _damaged(stats, path, f"EVTX parser made no progress for {STALL_SECONDS:.0f} s (corrupt chunk): stopped")
+        if not ready:  # always reported, even past MAX_ERRORS: the rest of the file was not read
+            message = f"EVTX parser made no progress for {STALL_SECONDS:.0f} s (corrupt chunk): stopped"
+            stats.errors.append(ErrorEntry(where=path, kind="damaged", message=message))
             return
         block = os.read(fd, 1 << 16)
         if not block:
-            if child.wait() not in (0, None) and len(stats.errors) < MAX_ERRORS:
-                _damaged(stats, path, f"EVTX parser ended with status {child.returncode} (memory limit or crash)")
+            if child.wait() not in (0, None):
+                message = f"EVTX parser ended with status {child.returncode} (memory limit or crash)"
+                stats.errors.append(ErrorEntry(where=path, kind="damaged", message=message))
             return
         *lines, pending = (pending + block).split(b"\n")
         for line in lines:

@@ -330,6 +330,7 @@ async def scan_stream(specs: Iterable[TargetSpec], options: ScanOptions) -> Asyn
         for target in pending:  # shared iterator: each target goes to exactly one worker
             async with new_session(context, options.timeout, options.scope) as session:
                 result = await _safe_scan(target, session, pacer, options)
+            await asyncio.sleep(0)  # let the closed sockets go (FIN sent) before this worker opens the next host's
             if options.on_done is not None:
                 options.on_done()
             if result is not None:

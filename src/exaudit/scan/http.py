@@ -10,6 +10,7 @@ whose ``kind`` the engine turns into a per-target error or a probe outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import socket
@@ -153,6 +154,9 @@ async def tcp_accepts(host: str, port: int, timeout: float) -> bool:
     except (OSError, TimeoutError):
         return False
     writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()  # closed before the next attempt opens: at most two connections per host
     return True
 
 
