@@ -487,12 +487,6 @@ def test_rich_markup_in_names_is_printed_literally(host: Path, tmp_path: Path) -
     assert "[bold red]u_ex210317" in text  # the name, literally, not turned red
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/hunt.py bug: the table prints error 'where' values (file names) with rich.markup.escape only; "
-    "Rich strips BEL/BS/CR but not ESC, so an attacker-named file sends terminal escape sequences (OSC title, "
-    "OSC 8 links, screen clears) to the responder's terminal; fix: replace C0 control characters before printing",
-)
 def test_terminal_escapes_in_names_never_reach_the_table(host: Path, tmp_path: Path) -> None:
     text = _hostile_table(host, tmp_path)
     assert "\x1b" not in text and "\x07" not in text

@@ -9,9 +9,9 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from exaudit.cli import FAILED, USAGE
+from exaudit.render.terminal import safe
 from exaudit.store import Store, StoreError
 
 DB_OPTION = typer.Option(
@@ -25,7 +25,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one-line error
 
 def fail(message: str, code: int = USAGE) -> NoReturn:
     """A clear one-line error and an exit code; never a traceback."""
-    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    stderr.print(f"[bold red]error:[/] {safe(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import fail
+from exaudit.render.terminal import safe
 
 # A small estate with one of each story a scan tells (builds from the knowledge base).
 DEMO_SERVERS = (
@@ -53,8 +53,8 @@ def demo(
     store = db or str(out / "exaudit-demo.db")
 
     def run(title: str, argv: list[str]) -> None:
-        console.rule(f"[bold]{escape(title)}")
-        console.print(f"[dim]$ exaudit {escape(shlex.join(argv))}[/]")
+        console.rule(f"[bold]{safe(title)}")
+        console.print(f"[dim]$ exaudit {safe(shlex.join(argv))}[/]")
         code = main(argv)
         if code not in (OK, ACT):
             fail(f"demo step failed (exit {code}): exaudit {shlex.join(argv)}", FAILED)
@@ -87,6 +87,6 @@ def demo(
 
     console.rule("[bold]Done")
     for path in [*reports, *letters, evidence_root]:
-        console.print(f"  {escape(str(path.resolve()))}")
-    console.print(f"  runs: exaudit runs --db {escape(store)}")
+        console.print(f"  {safe(str(path.resolve()))}")
+    console.print(f"  runs: exaudit runs --db {safe(store)}")
     raise typer.Exit(OK)

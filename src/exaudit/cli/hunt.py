@@ -15,13 +15,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import ACT, FAILED, OK
 from exaudit.cli.common import DB_OPTION, NO_STORE_OPTION, OUTPUT_OPTION, dump_json, emit, fail, open_store, stderr
 from exaudit.hunt import actionable, summary
 from exaudit.hunt import hunt as run_hunt
+from exaudit.render.terminal import safe
 
 FORMATS = ("table", "json", "jsonl")
 PATHS_ARGUMENT = typer.Argument(
@@ -58,7 +58,7 @@ def hunt(
         fail(f"no such evidence: {', '.join(missing)}")
     store = None if no_store else open_store(db)
     run = store.begin_run("hunt", [str(p) for p in paths]) if store else None
-    progress = None if quiet or not sys.stderr.isatty() else (lambda text: stderr.print(escape(text[:150]), end="\r", highlight=False))
+    progress = None if quiet or not sys.stderr.isatty() else (lambda text: stderr.print(safe(text[:150]), end="\r", highlight=False))
     document = _run(paths, workers, cluster, progress)
     counts = summary(document)
     if store and run:
@@ -109,7 +109,7 @@ def _render(document: dict[str, Any], counts: dict[str, Any], output: Path | Non
         if document["errors"]:
             console.print(f"\n[bold]Errors[/] ({len(document['errors'])}): files that could not be read are not evidence of absence")
             for err in document["errors"][:15]:
-                console.print(f"  {escape(err['kind'])}: {escape(err['where'])} - {escape(err['message'])}")
+                console.print(f"  {safe(err['kind'])}: {safe(err['where'])} - {safe(err['message'])}")
             if len(document["errors"]) > 15:
                 console.print(f"  ... {len(document['errors']) - 15} more (see --format json)")
     finally:
@@ -120,7 +120,7 @@ def _render(document: dict[str, Any], counts: dict[str, Any], output: Path | Non
 def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str, Any]]) -> None:
     verdict = host["verdict"]
     style = _VERDICT_STYLE.get(verdict, "bold")
-    console.print(f"\n[bold]{escape(host['host'])}[/]: [{style}]{verdict.upper().replace('_', ' ')}[/]")
+    console.print(f"\n[bold]{safe(host['host'])}[/]: [{style}]{verdict.upper().replace('_', ' ')}[/]")
     if host.get("build"):
         vulnerable = [c["cve"] for c in host.get("cves", []) if c["status"] == "vulnerable"]
         note = (
@@ -128,13 +128,13 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
             if vulnerable
             else ""
         )
-        console.print(f"  Exchange build seen in the logs: {escape(host['build'])}{note}")
+        console.print(f"  Exchange build seen in the logs: {safe(host['build'])}{note}")
     for reason in host["reasons"]:
-        console.print(f"  - {escape(reason)}")
+        console.print(f"  - {safe(reason)}")
     mine = [f for f in findings if f["host"] == host["host"]]
     if mine:
         wide = console.width >= 140  # on a narrow terminal the rule id stands for the title
-        table = Table(title=f"findings on {escape(host['host'])} (strongest first)")
+        table = Table(title=f"findings on {safe(host['host'])} (strongest first)")
         table.add_column("severity", no_wrap=True)
         table.add_column("rule", no_wrap=wide, overflow="fold")
         if wide:
@@ -146,9 +146,9 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
             sev = f["severity"]
             ind = f["indicators"]
             shown = ", ".join(ind["ips"][:2] + ind["files"][:1] + ind["urls"][:1])
-            cells = [f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f["rule"])]
-            cells += [escape(f["title"])] if wide else []
-            cells += [f["first_seen"] or "-", str(f["count"]), escape(_short(shown, 90 if wide else 50))]
+            cells = [f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", safe(f["rule"])]
+            cells += [safe(f["title"])] if wide else []
+            cells += [f["first_seen"] or "-", str(f["count"]), safe(_short(shown, 90 if wide else 50))]
             table.add_row(*cells)
         console.print(table)
         if len(mine) > 40:
@@ -157,7 +157,7 @@ def _render_host(console: Console, host: dict[str, Any], findings: list[dict[str
 
 
 def _render_coverage(console: Console, host: dict[str, Any]) -> None:
-    table = Table(title=f"log coverage on {escape(host['host'])}")
+    table = Table(title=f"log coverage on {safe(host['host'])}")
     for col in ("log type", "files", "records", "first", "last", "days", "gaps"):
         table.add_column(col)
     for cov in host["coverage"]:

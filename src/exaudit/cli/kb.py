@@ -7,13 +7,13 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import ACT, OK, USAGE
 from exaudit.cli.common import OUTPUT_OPTION, dump_json, emit
 from exaudit.kb import BuildError, BuildInfo, KbError, KnowledgeBase, load_kb, parse_build
 from exaudit.model import SCHEMA, CveStatus, Status
+from exaudit.render.terminal import safe
 
 _STYLE = {
     Status.VULNERABLE: "bold red",
@@ -76,7 +76,7 @@ def kb(
 
 def _usage(message: str) -> NoReturn:
     """A one-line error (never wrapped, input escaped) and exit 2."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {safe(message)}")
     raise typer.Exit(USAGE)
 
 
@@ -112,12 +112,12 @@ def _print_table(details: BuildInfo, statuses: list[CveStatus], base: KnowledgeB
     console = _console(output)
     name = base.products[details.product].name
     known = "" if details.known else "  [magenta](not in the knowledge base: judged by its CU's thresholds where known)[/]"
-    console.print(f"[bold]{escape(str(details.build))}[/]  {escape(name)}{known}")
+    console.print(f"[bold]{safe(str(details.build))}[/]  {safe(name)}{known}")
     su = details.su or ("none/unknown" if details.build.precise else "not visible (3-part build)")
     released = details.released.isoformat() if details.released else "unknown"
-    console.print(f"CU: {escape(details.cu or 'unknown')}   SU: {escape(su)}   released: {released}")
-    console.print(f"support: {escape(details.support)}")
-    table = Table(title=f"exposure by build (knowledge base of {escape(base.data_date)})", show_lines=False)
+    console.print(f"CU: {safe(details.cu or 'unknown')}   SU: {safe(su)}   released: {released}")
+    console.print(f"support: {safe(details.support)}")
+    table = Table(title=f"exposure by build (knowledge base of {safe(base.data_date)})", show_lines=False)
     for column in ("CVE", "name", "status"):
         table.add_column(column, no_wrap=True)
     for column in ("reason", "install"):
@@ -125,11 +125,11 @@ def _print_table(details: BuildInfo, statuses: list[CveStatus], base: KnowledgeB
     for status in statuses:
         meta = base.cve(status.cve)
         table.add_row(
-            escape(status.cve),
-            escape(meta.name if meta else ""),
+            safe(status.cve),
+            safe(meta.name if meta else ""),
             f"[{_STYLE[status.status]}]{status.status.value}[/]",
-            escape(status.reason),
-            escape(status.fix or ""),
+            safe(status.reason),
+            safe(status.fix or ""),
         )
     console.print(table)
     if output is not None:
@@ -167,15 +167,15 @@ def _show_info(base: KnowledgeBase, fmt: str, output: Path | None) -> None:
         emit(dump_json(document), output)
         return
     console = _console(output)
-    console.print(f"[bold]knowledge base[/]: {escape(name or '(unnamed)')}  date {escape(base.data_date)}")
-    console.print(f"folder: {escape(str(base.source))} ({escape(base.origin)})")
+    console.print(f"[bold]knowledge base[/]: {safe(name or '(unnamed)')}  date {safe(base.data_date)}")
+    console.print(f"folder: {safe(str(base.source))} ({safe(base.origin)})")
     console.print(f"{len(base.releases())} builds, {len(base.cves())} CVEs")
     table = Table(title="products")
     for column in ("product", "support", "newest CU", "latest release"):
         table.add_column(column, overflow="fold")
     for p in products:
         latest = f"{p['latest_build']} ({p['latest_release']}, {p['latest_released']})" if p["latest_build"] else ""
-        table.add_row(escape(p["name"] or ""), escape(p["support"] or ""), escape(p["newest_cu"] or ""), escape(latest))
+        table.add_row(safe(p["name"] or ""), safe(p["support"] or ""), safe(p["newest_cu"] or ""), safe(latest))
     console.print(table)
     if output is not None:
         console.file.close()

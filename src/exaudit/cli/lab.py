@@ -14,13 +14,13 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import FAILED, OK
 from exaudit.cli.common import fail
 from exaudit.lab import HOSTILE_KINDS, Lab, LabError, ServerSpec, SpecError, farm_specs, loopback_addresses
 from exaudit.lab.serve_spec import spec_from_mapping
+from exaudit.render.terminal import safe
 
 lab_app = typer.Typer(
     name="lab",
@@ -56,14 +56,14 @@ def _load_config(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        fail(f"cannot read lab config {escape(str(path))}: {escape(str(exc))}")
+        fail(f"cannot read lab config {safe(str(path))}: {safe(str(exc))}")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        fail(f"lab config {escape(str(path))} must be a mapping with a 'servers' list")
+        fail(f"lab config {safe(str(path))} must be a mapping with a 'servers' list")
     unknown = sorted(set(data) - {"servers", "first", "port", "farm", "seed"})
     if unknown:
-        fail(f"unknown key(s) in lab config: {escape(', '.join(map(str, unknown)))} (known: servers, first, port, farm, seed)")
+        fail(f"unknown key(s) in lab config: {safe(', '.join(map(str, unknown)))} (known: servers, first, port, farm, seed)")
     return data
 
 
@@ -76,7 +76,7 @@ def _config_specs(config: dict[str, Any]) -> list[ServerSpec]:
         try:
             specs.append(spec_from_mapping(item))
         except SpecError as exc:
-            fail(f"lab config server {number}: {escape(str(exc))}")
+            fail(f"lab config server {number}: {safe(str(exc))}")
     return specs
 
 
@@ -97,7 +97,7 @@ def _print_table(lab: Lab) -> None:
         spec = endpoint.spec
         build = spec.build if spec.kind == "exchange" else ""
         scheme = endpoint.url.partition(":")[0]
-        table.add_row(endpoint.host, str(endpoint.port), scheme, spec.product, build, escape(spec.options()))
+        table.add_row(endpoint.host, str(endpoint.port), scheme, spec.product, build, safe(spec.options()))
     Console().print(table)
 
 
@@ -130,7 +130,7 @@ def serve(
         specs = [ServerSpec(build=value, proxylogon=proxylogon, eomt=eomt, eems=eems) for value in build]
         specs += [ServerSpec(kind=kind) for kind in hostile]
     except (ValueError, SpecError) as exc:
-        fail(escape(str(exc)))
+        fail(safe(str(exc)))
     specs += _config_specs(cfg)
     farm_size = farm or int(cfg.get("farm") or 0)
     specs += farm_specs(farm_size, seed=int(cfg.get("seed", seed))) if farm_size else []
@@ -141,18 +141,18 @@ def serve(
     try:
         loopback_addresses(first_address, len(specs))  # refuse anything outside 127.0.0.0/8 before binding
     except LabError as exc:
-        fail(escape(str(exc)))
+        fail(safe(str(exc)))
     try:
         lab = Lab(specs, first_address=first_address, port=port if port is not None else int(cfg.get("port", 443))).start()
     except (LabError, ValueError) as exc:
-        fail(escape(str(exc)), FAILED)
+        fail(safe(str(exc)), FAILED)
     _print_table(lab)
     if targets is not None:
         try:
             targets.write_text("".join(f"{endpoint.url}\n" for endpoint in lab.endpoints), encoding="utf-8")
         except OSError as exc:
             lab.stop()
-            fail(f"cannot write {escape(str(targets))}: {escape(str(exc))}", FAILED)
+            fail(f"cannot write {safe(str(targets))}: {safe(str(exc))}", FAILED)
     until = f"for {duration:g} s" if duration else "until Ctrl-C"
     Console(stderr=True).print(f"serving {len(lab.endpoints)} server(s) {until}; every request is recorded in memory")
     lab.serve_forever(duration)

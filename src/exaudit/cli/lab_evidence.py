@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import OK
 from exaudit.cli.common import fail
 from exaudit.cli.lab import lab_app
 from exaudit.lab.evidence import LAYOUTS, SCENARIO_NAMES, EvidenceError, generate
+from exaudit.render.terminal import safe
 
 OUTDIR_ARGUMENT = typer.Argument(..., help="Folder to write into (one evidence folder or zip per host, truth.json beside them).")
 
@@ -33,10 +33,10 @@ def evidence(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {outdir}: {exc}", 3)
-    table = Table(title=f"evidence written to {escape(str(outdir))} (truth.json beside it; times UTC)")
+    table = Table(title=f"evidence written to {safe(str(outdir))} (truth.json beside it; times UTC)")
     for col in ("host", "evidence", "scenario", "build", "expected verdict", "attack time"):
         table.add_column(col)
     for h in truth["hosts"]:
-        table.add_row(h["host"], escape(h["evidence"]), h["scenario"], h["build"], h["verdict"], h["attack_time"] or "-")
+        table.add_row(h["host"], safe(h["evidence"]), h["scenario"], h["build"], h["verdict"], h["attack_time"] or "-")
     Console(stderr=True).print(table)
     raise typer.Exit(OK)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import OK
 from exaudit.cli.common import DB_OPTION, dump_json, emit, open_store
+from exaudit.render.terminal import safe
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,6 @@ def runs(
         table.add_column(col)
     for r in rows:
         summary = ", ".join(f"{k}={v}" for k, v in r["summary"].items())
-        table.add_row(r["id"][:8], r["command"], r["started"], r["status"], escape(summary))
+        table.add_row(r["id"][:8], r["command"], r["started"], r["status"], safe(summary))
     Console().print(table)
     raise typer.Exit(OK)

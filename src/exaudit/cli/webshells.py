@@ -15,7 +15,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.cli import ACT, FAILED, OK, USAGE
@@ -24,6 +23,7 @@ from exaudit.detect.webshell import DEFAULT_MAX_SIZE, WebshellScan, host_views, 
 from exaudit.detect.webshell_iocs import IocError, IocSet, load_iocs
 from exaudit.detect.webshell_rules import RuleError, compile_rules
 from exaudit.model import SCHEMA, HostVerdict, RunInfo, Severity, TimelineEvent, Verdict, to_jsonable
+from exaudit.render.terminal import safe
 
 PATHS_ARGUMENT = typer.Argument(..., help="Evidence: an Exchange install or web folder, a triage collection, a mounted drive.")
 YARA_OPTION = typer.Option(None, "--yara", help="Folder (or file) of your own YARA rules, run beside the packaged ones.")
@@ -135,15 +135,15 @@ def _table(doc: dict[str, Any], output: Path | None) -> None:
     for column in columns:
         table.add_column(column, overflow="fold")
     for f in doc["findings"]:
-        row = [f["severity"], *([escape(f["host"])] if several_hosts else [])]
-        row += [escape(f["source"]["path"]), escape(f"{f['rule']}: {f['title']}"), escape(f.get("first_seen") or "")]
+        row = [f["severity"], *([safe(f["host"])] if several_hosts else [])]
+        row += [safe(f["source"]["path"]), safe(f"{f['rule']}: {f['title']}"), safe(f.get("first_seen") or "")]
         table.add_row(*row)
     console = Console(file=output.open("w", encoding="utf-8") if output else None, width=200 if output else None)
     console.print(table)
     s = _summary(doc)
     console.print(f"{s['files']} files scanned, {s['findings']} findings, {s['errors']} errors", markup=False, highlight=False)
     for e in doc["errors"][:20]:
-        console.print(escape(f"  {e['kind']}: {e['where']}: {e['message']}"), highlight=False)
+        console.print(safe(f"  {e['kind']}: {e['where']}: {e['message']}"), highlight=False)
     if output:
         console.file.close()
 

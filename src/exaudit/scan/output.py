@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from exaudit.model import SCHEMA, RunInfo, ScanResult, Status, to_jsonable
+from exaudit.render.terminal import safe
 
 ACTIONABLE = (Status.VULNERABLE, Status.POSSIBLY_VULNERABLE)
 CSV_COLUMNS = (
@@ -110,12 +110,12 @@ def table(results: Iterable[ScanResult]) -> Table:
         counts = f"{len(cves_with(r, Status.VULNERABLE))}/{len(cves_with(r, Status.POSSIBLY_VULNERABLE))}"
         notes = r.error or ("not Exchange" if r.reachable and not r.exchange else _mitigation_text(r))
         grid.add_row(
-            escape(r.target),
-            escape(r.product or ""),
-            escape(r.build or ""),
+            safe(r.target),
+            safe(r.product or ""),
+            safe(r.build or ""),
             r.build_precision.value if r.exchange else "",
             f"[{_STYLE[worst]}]{worst}[/]" if worst in _STYLE else worst,
             counts if r.exchange else "",
-            escape(notes or ""),
+            safe(notes or ""),
         )
     return grid
