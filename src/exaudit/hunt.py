@@ -142,11 +142,13 @@ class _HostHunt:
     def _sort_files(self) -> tuple[list[_LogFile], list[EvidenceFile]]:
         logs: list[_LogFile] = []
         others: list[EvidenceFile] = []
+        known = len(self.view.errors)
         try:
             files = list(self.view.files())
         except Exception as exc:  # an evidence source that fails mid-listing still yields a report
             self.errors.append(ErrorEntry(self.view.root, "unreadable", f"cannot list evidence: {exc}"))
             files = []
+        self.errors.extend(self.view.errors[known:])  # what the walk refused (zip members, loops, depth, FIFOs)
         for file in files:
             try:
                 artifact = classify(file, _head(file))
@@ -194,7 +196,7 @@ class _HostHunt:
     def _custom_scanner(self, artifact: str) -> LineScanner | None:
         if artifact not in self.scanners:
             conjunctions = tokens_for(self.rules, artifact)
-            self.scanners[artifact] = None if conjunctions is None else LineScanner(conjunctions)
+            self.scanners[artifact] = None if conjunctions is None else LineScanner(conjunctions, special_lines=True)
         return self.scanners[artifact]
 
     def _progress(self, task: FileTask) -> None:
@@ -268,7 +270,7 @@ class _HostHunt:
         tokens = indicators.tokens()
         extra: list[Hit] = []
         for log in logs:
-            if log.artifact not in WEB_ARTIFACTS or not file_may_relate(functools.partial(_chunks, log.file), tokens):
+            if log.artifact not in WEB_ARTIFACTS or not self._may_relate(log, tokens):
                 continue
             try:
                 with log.file.open() as stream:
@@ -276,6 +278,13 @@ class _HostHunt:
             except Exception as exc:
                 self.errors.append(ErrorEntry(log.file.path, "damaged", f"correlation pass stopped: {exc}"))
         return extra
+
+    @staticmethod
+    def _may_relate(log: _LogFile, tokens: list[bytes]) -> bool:
+        try:
+            return file_may_relate(functools.partial(_chunks, log.file), tokens)
+        except Exception:  # unreadable past some point (reported by the first pass): parse what can be read
+            return True
 
     def _exposure(self) -> tuple[str | None, list[CveStatus]]:
         """The build the newest log reveals, judged by the knowledge base."""

@@ -22,8 +22,10 @@ docs/performance.md (measurements); parsers/text.py (line semantics reproduced h
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import itertools
 import re
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -43,6 +45,7 @@ from exaudit.parsers.text import MAX_LINE, parse_iso_utc
 BLOCK = 8 << 20
 FAST_ARTIFACTS = frozenset({"iis", "httpproxy"})
 CSV_ARTIFACTS = frozenset({"httpproxy"})
+PYTHON_SCANNER = False  # use the pure-Python scanner when Hyperscan is missing (tests; ~5 MB/s, slower than parsing)
 _DIGITS = b"0123456789"
 _IIS_TS = 19  # "2021-03-02 10:11:12"
 _CSV_TS = 24  # "2021-03-02T10:11:12.123Z"
@@ -177,9 +180,9 @@ class FastScan:
         base = 0
         carry = b""
         first = True
-        with self.file.open() as stream:
+        with self._opened() as stream:
             while True:
-                chunk = stream.read(BLOCK)
+                chunk = self._read(stream)
                 if self.count and chunk:
                     self.digest.update(chunk)
                 data = carry + chunk if carry else chunk
@@ -201,6 +204,20 @@ class FastScan:
                 if not chunk:
                     return
 
+    def _opened(self) -> Any:
+        try:
+            return self.file.open()
+        except Exception as exc:  # the full parse reports it in its own words
+            raise Fallback(f"cannot open: {exc}") from exc
+
+    @staticmethod
+    def _read(stream: Any) -> bytes:
+        """A block; a read error becomes a Fallback (the parser would take it for the end of the file)."""
+        try:
+            return bytes(stream.read(BLOCK))
+        except Exception as exc:
+            raise Fallback(f"read error: {type(exc).__name__}: {exc}") from exc
+
     def _check_start(self, block: bytes) -> bytes:
         if block.startswith(b"\xef\xbb\xbf"):
             return block[3:]  # the parser skips a UTF-8 BOM too
@@ -213,19 +230,17 @@ class FastScan:
         if b"\x00" in block:
             raise Fallback("NUL bytes")
         crs = block.count(b"\r")
-        if crs and crs != block.count(b"\r\n"):
-            raise Fallback("lone carriage return")
-        all_crlf = crs and crs == block.count(b"\n")
-        lines = block.split(b"\r\n") if all_crlf else block.split(b"\n")
+        self.quotes = b'"' in block
+        if not self.count and not (self.csv and self.quotes):
+            return (yield from self._selected_lines(block, base))
+        lines = block.split(b"\r\n") if crs else block.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        if crs and not all_crlf:  # mixed line ends: strip the CRs one by one
-            lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
-        self.quotes = b'"' in block
-        if max(map(len, lines), default=0) + 1 >= MAX_LINE:
+        if crs and (len(lines) - (not block.endswith(b"\r\n")) != crs or crs != block.count(b"\n")):
+            raise Fallback("lone carriage return or mixed line ends")
+        if _may_hold_long_line(block) and max(map(len, lines), default=0) + 1 >= MAX_LINE:
             raise Fallback("over-long line")
-        wanted = self._candidate_indexes(block)
-        special = self._special_indexes(block)  # lines that do not start with a digit: directives, empty, text
+        wanted, special = self._classified(block, lines, 2 if crs else 1)
         start = 0
         for stop in [*special, len(lines)]:
             while start < stop and self._needs_meta():  # the first records carry the build and protocol
@@ -238,9 +253,46 @@ class FastScan:
             start = stop + 1
         return base + len(lines)
 
-    def _candidate_indexes(self, block: bytes) -> list[int]:
-        """Line indexes (0-based within the block) of the scanner's candidates, ascending."""
-        return self._indexes(block, self.scanner.line_starts(block))
+    def _selected_lines(self, block: bytes, base: int) -> Generator[bytes, None, int]:
+        """Correlation pass: only candidates and directives matter, so the block is never split into lines."""
+        if not self.scanner.special_lines and block.count(b"\r") != block.count(b"\r\n"):
+            raise Fallback("lone carriage return")
+        if block.endswith(b"\r"):
+            raise Fallback("lone carriage return")
+        starts = self._line_starts(block)
+        indexes = self._indexes(block, starts)
+        for start, index in zip(starts, indexes, strict=True):
+            end = block.find(b"\n", start)
+            line = block[start : len(block) if end < 0 else end].removesuffix(b"\r")
+            if len(line) + 1 >= MAX_LINE:
+                raise Fallback("over-long line")
+            if b"\r" in line:  # the scanner reports every line with a lone CR
+                raise Fallback("lone carriage return")
+            if line[:1] in _DIGIT_SET:
+                yield self._fed(line, base + index + 1)
+            else:
+                yield from self._special(line, base + index + 1)
+        tail = block.count(b"\n", starts[-1]) + indexes[-1] if starts else block.count(b"\n")
+        return base + tail + (0 if block.endswith(b"\n") else 1)
+
+    def _line_starts(self, block: bytes) -> list[int]:
+        """Offsets of candidate and special lines, ascending (the scanner reports both)."""
+        starts = self.scanner.line_starts(block)
+        if not self.scanner.special_lines:
+            starts = sorted(set(starts) | {m.start() + 1 for m in _NOT_DIGIT_START.finditer(block)})
+        if block[:1] not in _DIGIT_SET and (not starts or starts[0] != 0):
+            starts.insert(0, 0)
+        return starts
+
+    def _classified(self, block: bytes, lines: list[bytes], eol: int) -> tuple[list[int], list[int]]:
+        """Indexes of candidate lines (start with a digit) and special lines (do not), ascending."""
+        offsets = [0, *itertools.accumulate(map(len, lines))]  # line i starts at offsets[i] + i * eol
+        wanted: list[int] = []
+        special: list[int] = []
+        for start in self._line_starts(block):
+            index = bisect.bisect_right(range(len(lines)), start, key=lambda i: offsets[i] + i * eol) - 1
+            (wanted if lines[index][:1] in _DIGIT_SET else special).append(index)
+        return wanted, special
 
     @staticmethod
     def _indexes(block: bytes, starts: Iterable[int]) -> list[int]:
@@ -251,12 +303,6 @@ class FastScan:
             last_offset = start
             indexes.append(last_index)
         return indexes
-
-    def _special_indexes(self, block: bytes) -> list[int]:
-        starts = [m.start() + 1 for m in _NOT_DIGIT_START.finditer(block)]
-        if block[:1] not in _DIGIT_SET:
-            starts.insert(0, 0)
-        return [i for i in self._indexes(block, starts)]
 
     def _run(self, lines: list[bytes], start: int, stop: int, wanted: list[int], base: int) -> Iterator[bytes]:
         """Lines ``start:stop`` all start with a digit: plain records unless their separators or quotes say otherwise."""
@@ -351,6 +397,13 @@ _DIGIT_SET = frozenset(bytes([d]) for d in _DIGITS)
 _NOT_DIGIT_START = re.compile(rb"\n[^0-9]")
 
 
+def _may_hold_long_line(block: bytes) -> bool:
+    """A line of MAX_LINE bytes covers a whole aligned window of half that size: windows with a line break
+    rule it out without looking at every line."""
+    window = MAX_LINE // 2
+    return any(block.find(b"\n", start, start + window) < 0 for start in range(0, len(block), window))
+
+
 def _shaped(text: str, shape: str) -> bool:
     if len(text) != len(shape):
         return False
@@ -393,7 +446,7 @@ def rule_scanner(artifact: str) -> LineScanner | None:
     from exaudit.detect.prefilter import tokens_for
 
     conjunctions = tokens_for(_rules(), artifact)
-    return None if conjunctions is None else LineScanner(conjunctions)
+    return None if conjunctions is None else LineScanner(conjunctions, special_lines=True)
 
 
 def hunt_file(task: FileTask, rules: Any = None, scanner: LineScanner | None = None) -> FileScan:
@@ -406,8 +459,8 @@ def hunt_file(task: FileTask, rules: Any = None, scanner: LineScanner | None = N
     if task.reference or task.artifact not in FAST_ARTIFACTS:
         return reference_scan(task.file, task.artifact, keep)
     scanner = scanner or rule_scanner(task.artifact)
-    if scanner is None:
-        return reference_scan(task.file, task.artifact, keep)
+    if scanner is None or (scanner.backend != "hyperscan" and not PYTHON_SCANNER):
+        return reference_scan(task.file, task.artifact, keep)  # the pure-Python scanner is slower than parsing
     return fast_scan(task.file, task.artifact, scanner, keep)
 
 

@@ -162,6 +162,12 @@ def test_unusual_logs_identical(tmp_path: Path, small_blocks: None, change: str)
     assert document["findings"]  # the attack is still in there
 
 
+def test_long_line_inside_a_block_identical(tmp_path: Path) -> None:
+    host = _lab_host(tmp_path, "proxylogon", 19, days=2, volume=250)
+    _rewrite(host, _long_line)  # default 8 MiB blocks: the over-long line sits inside one block
+    _same(host, workers=1)
+
+
 def test_fast_path_parses_few_lines_and_falls_back_when_it_must(tmp_path: Path) -> None:
     host = _lab_host(tmp_path, "benign", 5, days=2, volume=2000)
     scans = [hunt_fast.hunt_file(hunt_fast.FileTask(_file(p), _artifact(p))) for p in _web_logs(host)]
@@ -184,3 +190,40 @@ def _file(path: Path) -> Any:
 
 def _artifact(path: Path) -> str:
     return "iis" if path.suffix == ".log" else "httpproxy"
+
+
+def test_identical_without_hyperscan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_blocks: None) -> None:
+    import exaudit.detect.correlate as correlate
+    import exaudit.detect.prefilter as prefilter
+
+    monkeypatch.setattr(prefilter, "_hyperscan", lambda *_args: None)
+    monkeypatch.setattr(hunt_fast, "PYTHON_SCANNER", True)
+    hunt_fast.rule_scanner.cache_clear()
+    correlate._scanner_for.cache_clear()
+    try:
+        assert hunt_fast.rule_scanner("iis").backend == "python"  # type: ignore[union-attr]
+        host = _lab_host(tmp_path, "proxylogon", 41, days=2, volume=250)
+        _rewrite(host, CHANGES["restart"])
+        _same(host, workers=1)
+    finally:
+        hunt_fast.rule_scanner.cache_clear()
+        correlate._scanner_for.cache_clear()
+
+
+def test_read_error_mid_file_identical(tmp_path: Path) -> None:
+    """A stream that fails after the first block (a truncated zip member) is reported as the full parse does."""
+    import zipfile
+
+    host = _lab_host(tmp_path, "proxylogon", 23, days=2, volume=250)
+    archive = tmp_path / "evidence.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted(p for p in host.rglob("*") if p.is_file()):
+            out.write(path, f"{host.name}/{path.relative_to(host)}")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zipped:
+        biggest = max(zipped.infolist(), key=lambda i: i.compress_size)
+    middle = biggest.header_offset + 100 + biggest.compress_size // 2
+    data[middle : middle + 64] = bytes(64)  # damage the deflate stream of the largest member
+    archive.write_bytes(bytes(data))
+    document = _same(archive, workers=1)
+    assert any(e["kind"] == "damaged" for e in document["errors"])

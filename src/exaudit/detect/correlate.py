@@ -169,7 +169,7 @@ def related_records_scanner(ind: AttackerIndicators) -> LineScanner:
 @functools.lru_cache(maxsize=8)
 def _scanner_for(ips: frozenset[str], agents: frozenset[str], urls: frozenset[str]) -> LineScanner:
     patterns = {p for p in map(_line_regex, sorted(ips | agents | urls)) if p}
-    return LineScanner([], extra_patterns=sorted(patterns))
+    return LineScanner([], extra_patterns=sorted(patterns), special_lines=True)
 
 
 def file_may_relate(read_chunks: Callable[[], Iterator[bytes]], tokens: list[bytes]) -> bool:

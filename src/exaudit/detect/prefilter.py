@@ -26,11 +26,15 @@ HS_FLAG_CASELESS, block mode); Python ``re`` parser (``re._parser``) for the reg
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from re import _constants as sre_c  # type: ignore[attr-defined]  # the re parser (3.11+)
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -42,6 +46,8 @@ MAX_CONJ_TOKENS = 3
 MAX_ALTERNATIVES = 256
 NON_ASCII = rb"[\x80-\xff]"
 _NON_ASCII_RX = re.compile(NON_ASCII)
+SPECIAL_LINE = rb"\n[^0-9]"  # a line that does not start with a digit: directive, empty, text
+LONE_CR = rb"\r[^\n]"  # a carriage return that ends a line by itself for the parsers
 LINE = None  # the field of a token that may sit anywhere in the line (keywords, ``_raw``, ``_text``)
 
 
@@ -383,9 +389,11 @@ def _line_pattern(conj: Conj) -> bytes:
 class LineScanner:
     """Offsets of the starts of the lines of a block that hold a candidate (a conjunction or a non-ASCII byte)."""
 
-    def __init__(self, conjunctions: Iterable[Conj], extra_patterns: Iterable[bytes] = ()) -> None:
+    def __init__(self, conjunctions: Iterable[Conj], extra_patterns: Iterable[bytes] = (), special_lines: bool = False) -> None:
         self.conjunctions = sorted(set(conjunctions), key=lambda c: [t.source for t in c])
-        self.extra = list(extra_patterns)
+        self.extra = list(extra_patterns) + ([SPECIAL_LINE, LONE_CR] if special_lines else [])
+        self.special_lines = special_lines  # also report lines that do not start with a digit (not the block's
+        # first) and lines holding a lone carriage return
         hyperscan_scan = _hyperscan(self.conjunctions, self.extra)
         self.backend = "hyperscan" if hyperscan_scan else "python"
         self._scan = hyperscan_scan or self._python_scan
@@ -404,12 +412,13 @@ class LineScanner:
         for first, *rest in self._python:
             pos = 0
             while (match := first.search(block, pos)) is not None:
-                start = block.rfind(b"\n", 0, match.start()) + 1
-                end = block.find(b"\n", match.start())
+                last = max(match.end() - 1, match.start())  # a special-line match starts on the line before
+                start = block.rfind(b"\n", 0, last) + 1
+                end = block.find(b"\n", last)
                 end = len(block) if end < 0 else end
                 if all(rx.search(block, start, end) for rx in rest):
                     starts.add(start)
-                pos = end + 1
+                pos = end  # not end + 1: a special-line match begins with this line's break
         return starts
 
 
@@ -419,13 +428,7 @@ def _hyperscan(conjunctions: list[Conj], extra: list[bytes]) -> Callable[[bytes]
     except ImportError:
         return None
     patterns = [_line_pattern(c) for c in conjunctions] + [NON_ASCII, *extra]
-    database = hyperscan.Database()
-    database.compile(
-        expressions=patterns,
-        ids=list(range(len(patterns))),
-        elements=len(patterns),
-        flags=[hyperscan.HS_FLAG_CASELESS] * len(patterns),
-    )
+    database = _compiled(hyperscan, patterns)
 
     def scan(block: bytes) -> set[int]:
         ends: list[int] = []
@@ -441,3 +444,33 @@ def _hyperscan(conjunctions: list[Conj], extra: list[bytes]) -> Callable[[bytes]
         return starts
 
     return scan
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "exaudit" / "hyperscan"
+
+
+def _compiled(hyperscan: Any, patterns: list[bytes]) -> Any:
+    """A compiled database, kept in the user's cache (compiling the decoded-token patterns takes ~0.5 s, and every
+    worker process would pay it); the key is the patterns' hash and the Hyperscan version."""
+    key = hashlib.sha256(b"\0".join([str(getattr(hyperscan, "__version__", "")).encode(), *patterns])).hexdigest()[:32]
+    path = _cache_dir() / f"{key}.db"
+    with contextlib.suppress(Exception):  # a missing, stale or foreign cache entry is compiled again
+        database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        database.scratch = hyperscan.Scratch(database)
+        database.scan(b"warm-up\n", match_event_handler=lambda *_args: None)
+        return database
+    database = hyperscan.Database()
+    database.compile(
+        expressions=patterns,
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[hyperscan.HS_FLAG_CASELESS] * len(patterns),
+    )
+    with contextlib.suppress(OSError):  # a read-only home: compile every time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(hyperscan.dumpb(database))
+        os.replace(temporary, path)
+    return database
