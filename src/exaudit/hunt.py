@@ -40,7 +40,8 @@ from exaudit.detect.proxylogon import chain_findings
 from exaudit.detect.verdict import exposure_reasons, host_verdict
 from exaudit.engine.base import Executor, default_workers
 from exaudit.evidence.base import EvidenceFile, HostView
-from exaudit.hunt_fast import FAST_ARTIFACTS, FileScan, FileTask, correlate_file, hunt_file, reference_scan, sha256_of
+from exaudit.hunt_evtx import hunt_file  # EVTX bytes first; other artifacts go on to hunt_fast.hunt_file
+from exaudit.hunt_fast import FAST_ARTIFACTS, FileScan, FileTask, correlate_file, reference_scan, sha256_of
 from exaudit.model import SCHEMA, CveStatus, ErrorEntry, Finding, HostVerdict, InputFile, Severity, Verdict, to_jsonable
 from exaudit.parsers import ERROR_ARTIFACTS, HEAD_BYTES, ParseStats, classify, parser_for
 

@@ -8,6 +8,7 @@ that lines straddle block ends.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -227,3 +228,53 @@ def test_read_error_mid_file_identical(tmp_path: Path) -> None:
     archive.write_bytes(bytes(data))
     document = _same(archive, workers=1)
     assert any(e["kind"] == "damaged" for e in document["errors"])
+
+
+# --------------------------------------------------------------------------- the CLI flags
+
+
+def _cli_document(host: Path, out: Path, *flags: str) -> dict[str, Any]:
+    from exaudit.cli import main
+
+    assert main(["hunt", str(host), "--format", "json", "--no-store", "-o", str(out), *flags]) == 1  # proxylogon: act
+    return json.loads(out.read_text())
+
+
+def test_cli_reference_and_workers_give_the_same_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--reference`` reads every line (the fast path never runs); ``--workers 2`` spreads one host's files over
+    two processes; ``--workers 1`` keeps them here. All three print the same document."""
+    from exaudit.engine.local import ProcessExecutor
+
+    host = _lab_host(tmp_path, "proxylogon", 17, days=2, volume=300)
+    monkeypatch.setattr(hunt_module, "POOL_MIN_BYTES", 0)  # small lab logs: spread them anyway
+    fast_runs: list[str] = []
+    pools: list[int] = []
+    real_run, real_init = hunt_fast.FastScan.run, ProcessExecutor.__init__
+
+    def counted_run(self: hunt_fast.FastScan) -> hunt_fast.FileScan:
+        fast_runs.append(self.file.path)
+        return real_run(self)
+
+    def counted_init(self: ProcessExecutor, workers: int) -> None:
+        pools.append(workers)
+        real_init(self, workers)
+
+    monkeypatch.setattr(hunt_fast.FastScan, "run", counted_run)
+    monkeypatch.setattr(ProcessExecutor, "__init__", counted_init)
+
+    reference = _cli_document(host, tmp_path / "reference.json", "--reference")
+    assert not fast_runs and not pools
+    one = _cli_document(host, tmp_path / "one.json", "--workers", "1")
+    assert fast_runs and not pools  # the fast path, in this process
+    two = _cli_document(host, tmp_path / "two.json", "--workers", "2")
+    assert pools == [2]
+    assert reference["findings"] and one == reference and two == reference
+
+
+def test_cli_rejects_bad_workers_and_reference_on_a_cluster(tmp_path: Path) -> None:
+    from exaudit.cli import main
+
+    host = _lab_host(tmp_path, "benign", 2, days=1, volume=50)
+    assert main(["hunt", str(host), "--no-store", "--workers", "0"]) == 2
+    assert main(["hunt", str(host), "--no-store", "--reference", "--cluster", "local:2"]) == 2
+    assert main(["hunt", str(host), "--no-store", "--reference", "-o", str(tmp_path / "t.txt")]) == 0

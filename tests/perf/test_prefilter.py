@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from exaudit.detect.engine import RuleSet, percent_decode
-from exaudit.detect.prefilter import LineScanner, decoded, literal, regex_dnf, regex_token, tokens_for
+from exaudit.detect.prefilter import LineScanner, decoded, line_veto, literal, regex_dnf, regex_token, tokens_for
+from exaudit.lab.evidence import generate
+from exaudit.parsers import ParseStats, parser_for
+from exaudit.parsers.base import Record
 
 SPELLINGS = [
     "powershell",
@@ -78,3 +82,58 @@ def test_python_scanner_agrees_with_hyperscan() -> None:
     assert block.index(b"#Date") in fast and block.index(b"\r\n\r\n") + 2 in fast  # directives, empty lines
     lines = {block[s : block.index(b"\n", s)].split(b" ")[3] for s in fast if block[s : s + 1].isdigit()}
     assert lines == {b"/owa/auth/x.js", b"/autodiscover/autodiscover.json", b"/owa/auth/shell.aspx", "/owa/caf\u00e9".encode(), b"/owa/"}
+
+
+IIS_FIELDS = (
+    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
+    "sc-status sc-substatus sc-win32-status time-taken"
+)
+
+
+def _iis_record_fields(line: str) -> dict[str, str]:
+    return dict(zip(IIS_FIELDS.split(), line.split(" "), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        ("2021-03-02 10:00:00 10.0.0.1 GET /owa/auth/logon.aspx url=%2fowa 443 - 10.1.1.1 Mozilla/5.0 - 200 0 0 5", True),
+        ("2021-03-02 10:00:00 10.0.0.1 GET /owa/auth/LOGON.aspx - 443 - 10.1.1.1 Mozilla/5.0 - 200 0 0 5", True),
+        ("2021-03-02 10:00:00 10.0.0.1 POST /powershell a=1 443 CONTOSO\\adm 10.1.1.1 Microsoft+WinRM+Client - 200 0 0 5", True),
+        ("2021-03-02 10:00:00 10.0.0.1 GET /owa/auth/shell.aspx - 443 - 10.1.1.1 Mozilla/5.0 - 200 0 0 5", False),
+        ("2021-03-02 10:00:00 10.0.0.1 GET /owa/auth/logon.aspx - 443 - 10.1.1.1 antSword/v2.1 - 200 0 0 5", False),
+        ("2021-03-02 10:00:00 10.0.0.1 GET /owa/auth/logon.aspx - 443 - 192.81.208.169 Mozilla/5.0 - 200 0 0 5", False),
+        ("2021-03-02 10:00:00 10.0.0.1 POST /owa/x@y.com/powershell - 443 u 10.1.1.1 python-requests - 200 0 0 5", False),
+        ("2021-03-02 10:00:00 10.0.0.1 GET /ecp/y.aspx cmd=powershell 443 - 10.1.1.1 Mozilla/5.0 - 200 0 0 5", False),
+    ],
+)
+def test_line_veto_drops_only_lines_no_rule_matches(line: str, dropped: bool) -> None:
+    rules = RuleSet()
+    veto = line_veto(rules, "iis")
+    assert veto is not None
+    fields = _iis_record_fields(line)
+    record = Record("iis", "u_ex.log", 1, None, fields, line)
+    assert veto.drops(fields, line.encode()) is dropped
+    assert bool(rules.match(record)) is not dropped  # these lines: dropped exactly when no rule matches
+
+
+def test_line_veto_never_drops_a_line_a_rule_matches(tmp_path: Path) -> None:
+    """Every IIS and HttpProxy line of several lab scenarios: a dropped line is one the engine matches with no rule."""
+    rules = RuleSet()
+    checked = dropped = 0
+    for scenario in ("proxylogon", "proxyshell", "owassrf", "proxynotshell"):
+        truth = generate(tmp_path / scenario, scenario=scenario, seed=5, days=1, volume=300, layout="drive")
+        host = tmp_path / scenario / truth["hosts"][0]["evidence"]
+        for artifact, pattern in (("iis", "inetpub/**/*.log"), ("httpproxy", "Program Files/**/HttpProxy/**/*.LOG")):
+            veto = line_veto(rules, artifact)
+            assert veto is not None
+            for path in host.glob(pattern):
+                with path.open("rb") as stream:
+                    for record in parser_for(artifact)(stream, str(path), ParseStats()):
+                        raw = record.raw.encode()
+                        if record.raw.isascii() and '"' not in record.raw:
+                            checked += 1
+                            if veto.drops(dict(record.fields), raw):
+                                dropped += 1
+                                assert not rules.match(record), record.raw
+    assert checked > 1000 and 0 < dropped < checked

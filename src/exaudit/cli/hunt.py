@@ -27,9 +27,6 @@ FORMATS = ("table", "json", "jsonl")
 PATHS_ARGUMENT = typer.Argument(
     ..., help="Evidence: mounted drive, Exchange install folder, KAPE/Velociraptor collection, zip, loose logs."
 )
-PATHS_ARGUMENT = typer.Argument(
-    ..., help="Evidence: mounted drive, Exchange install folder, KAPE/Velociraptor collection, zip, loose logs."
-)
 _VERDICT_STYLE = {"compromised": "bold red", "exploited": "red", "attempted": "yellow", "no_evidence": "green"}
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -46,20 +43,30 @@ def hunt(
     no_store: bool = NO_STORE_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on standard error."),
     workers: int = typer.Option(
-        None, "--workers", "-w", help="Processes, one host at a time each (default: one per core when several paths)."
+        None,
+        "--workers",
+        "-w",
+        help="Processes: the hosts of several paths are spread over them, the log files of one host too (default: one per core).",
+    ),
+    reference: bool = typer.Option(
+        False, "--reference", help="Parse every line of every log in one process (slow; the same result as the default, to verify it)."
     ),
     cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://HOST:8786) or local[:N]; see docs/cluster.md."),
 ) -> None:
     """Hunt Exchange evidence for ProxyLogon, ProxyShell, ProxyNotShell, OWASSRF, CVE-2020-0688 and what followed."""
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r} ({', '.join(FORMATS)})")
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
+    if reference and cluster:
+        fail("--reference runs in this process: it cannot be combined with --cluster")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such evidence: {', '.join(missing)}")
     store = None if no_store else open_store(db)
     run = store.begin_run("hunt", [str(p) for p in paths]) if store else None
     progress = None if quiet or not sys.stderr.isatty() else (lambda text: stderr.print(safe(text[:150]), end="\r", highlight=False))
-    document = _run(paths, workers, cluster, progress)
+    document = _run(paths, workers, cluster, progress, reference)
     counts = summary(document)
     if store and run:
         store.finish_run(run, document, counts)
@@ -73,10 +80,12 @@ def hunt(
     raise typer.Exit(_exit_code(document))
 
 
-def _run(paths: list[Path], workers: int | None, cluster: str | None, progress: Any) -> dict[str, Any]:
-    """In this process for one path; hosts spread over processes or a cluster otherwise (same document)."""
-    if not cluster and (workers == 1 or (workers is None and len(paths) == 1)):
-        return run_hunt(paths, progress=progress)
+def _run(paths: list[Path], workers: int | None, cluster: str | None, progress: Any, reference: bool) -> dict[str, Any]:
+    """One path (or ``--reference``, or one worker): hunted here, its log files spread over ``workers`` processes.
+    Several paths: hosts spread over processes or a cluster (inside a worker, files are not spread again).
+    The document is the same either way."""
+    if reference or (not cluster and (workers == 1 or len(paths) == 1)):
+        return run_hunt(paths, progress=progress, reference=reference, workers=workers)
     from exaudit.engine import EngineError, distributed_hunt, get_executor
 
     try:

@@ -39,7 +39,8 @@ from re import _constants as sre_c  # type: ignore[attr-defined]  # the re parse
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from exaudit.detect.engine import Rule, RuleSet
+from exaudit.detect.engine import Predicate, RecordView, Rule, RuleSet, compile_condition
+from exaudit.parsers.base import Record
 
 MIN_TOKEN = 3  # shorter literals select nearly every line: dropped (dropping a token only widens the filter)
 MAX_CONJ_TOKENS = 3
@@ -375,6 +376,111 @@ def tokens_for(rules: RuleSet, artifact: str) -> frozenset[Conj] | None:
             return None
         out |= dnf
     return minimal(out)
+
+
+@dataclass(frozen=True)
+class RuleVeto:
+    """What rules out one rule for a record at a glance: none of its keywords in the line (the engine's own
+    gate), or one of its necessary field tests false (a top-level ``field`` leaf, or ``not`` of one, of its
+    condition or of its ``all``; compiled by the engine itself, so it reads the value as the engine does)."""
+
+    keywords: tuple[str, ...]  # lower case; empty: the engine evaluates the rule on every record
+    parts: tuple[Predicate, ...]
+
+    def excludes(self, low_line: str, view: RecordView) -> bool:
+        if self.keywords and not any(k in low_line for k in self.keywords):
+            return True
+        return any(not part(view) for part in self.parts)
+
+
+def _field_parts(condition: Any) -> list[dict[str, Any]]:
+    """The necessary parts of a condition that only read named fields (never ``_raw``/``_text``)."""
+    items = condition.get("all") if isinstance(condition, dict) and set(condition) == {"all"} else [condition]
+
+    def reads_fields(spec: Any) -> bool:
+        if isinstance(spec, dict) and set(spec) == {"not"}:
+            spec = spec["not"]
+        if not isinstance(spec, dict) or "field" not in spec:
+            return False
+        names = spec["field"] if isinstance(spec["field"], list) else [spec["field"]]
+        return bool(names) and all(isinstance(n, str) and n and not n.startswith("_") for n in names)
+
+    return [item for item in items if reads_fields(item)] if isinstance(items, list) else []
+
+
+def rule_veto(rule: Rule) -> RuleVeto | None:
+    """The rule's quick exclusions, or None when it has none (no keyword, no field test)."""
+    parts = tuple(compile_condition(part, rule.id) for part in _field_parts(rule.source.get("condition"))) if rule.source else ()
+    keywords = tuple(k.lower() for k in rule.keywords)
+    if not all(k.isascii() for k in keywords):
+        keywords = ()  # the engine reads an excerpt ending in "…": only ASCII keywords are judged on the line
+    return RuleVeto(keywords, parts) if keywords or parts else None
+
+
+class LineVeto:
+    """A second, exact look at a candidate line before it is parsed (``hunt_fast``): the line is dropped when
+    every rule with quick exclusions (``RuleVeto``) is excluded and no other rule's tokens are in it.
+
+    Sound by construction: the exclusions are the engine's own necessary tests, applied to the values the
+    parser maps (``fields``: a plain line split at its separators under the current ``#Fields``), and a line
+    that matches any other rule holds one of the conjunctions of ``rest``, as in the first scan. The rules
+    whose keywords are in the line are found by one Hyperscan call (every occurrence, overlapping or not)."""
+
+    def __init__(self, vetoes: list[RuleVeto], rest: LineScanner | None) -> None:
+        self.vetoes = vetoes
+        self.rest = rest  # None: every rule has exclusions
+        self.always = [v for v in vetoes if not v.keywords]
+        keywords = sorted({k for v in vetoes for k in v.keywords})
+        self.keyed = [[v for v in vetoes if k in v.keywords] for k in keywords]
+        self._keywords = _literal_scanner(keywords)
+
+    def drops(self, fields: dict[str, str], line: bytes) -> bool:
+        low = line.decode("ascii").lower()
+        view = RecordView(Record("", "", 0, None, fields))
+        if not all(v.excludes(low, view) for v in self._candidates(line)):
+            return False
+        return self.rest is None or not self.rest.line_starts(line)
+
+    def _candidates(self, line: bytes) -> list[RuleVeto]:
+        """The vetoes without keywords and those whose keywords the line holds (all of them without Hyperscan)."""
+        if self._keywords is None:
+            return self.vetoes
+        found: set[int] = set()
+        self._keywords.scan(line, match_event_handler=lambda i, _s, _e, _f, _c: found.add(i))
+        out = list(self.always)
+        for i in sorted(found):
+            out.extend(v for v in self.keyed[i] if v not in out)
+        return out
+
+
+def _literal_scanner(literals: list[str]) -> Any:
+    """A Hyperscan database of lower-case ASCII literals (caseless), or None without Hyperscan or literals."""
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    return _compiled(hyperscan, [re.escape(k.encode("ascii")) for k in literals]) if literals else None
+
+
+def line_veto(rules: RuleSet, artifact: str) -> LineVeto | None:
+    """The ``LineVeto`` of an artifact's rules, or None when no rule has exclusions (or one has no tokens)."""
+    index = rules.by_artifact.get(artifact)
+    if index is None:
+        return None
+    vetoes: list[RuleVeto] = []
+    rest: set[Conj] = set()
+    for rule in [*index.always, *{id(r): r for rs in index.by_keyword.values() for r in rs}.values()]:
+        veto = rule_veto(rule)
+        if veto is not None:
+            vetoes.append(veto)
+            continue
+        dnf = rule_dnf(rule, rule.source) if rule.source else None
+        if dnf is None:
+            return None
+        rest |= dnf
+    if not vetoes:
+        return None
+    return LineVeto(vetoes, LineScanner(minimal(rest)) if rest else None)
 
 
 # --------------------------------------------------------------------------- scanning

@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -153,18 +154,32 @@ def _seekable(stream: BinaryIO) -> bool:
 
 def _parse_seekable(stream: BinaryIO, path: str, stats: ParseStats, artifact: str) -> Iterator[Record]:
     layout = inspect_layout(stream, path, stats)
-    if layout.damaged and ISOLATION:
-        items = _isolated_items(stream, path, stats)
-    else:
-        items = _inprocess_items(stream, path, stats)
-    for item in items:
-        record = _record(item, path, artifact, stats)
+    for item in record_items(stream, path, stats, layout):
+        record = record_from_item(item, path, artifact, stats)
         if record is None:
             stats.bad_lines += 1
             continue
         stats.records += 1
         stats.saw(record.time)
         yield record
+    note_if_empty(path, stats)
+
+
+def record_items(stream: BinaryIO, path: str, stats: ParseStats, layout: Layout) -> Iterator[dict[str, Any]]:
+    """What ``records_json`` yields for the file: in a child process when the layout shows damage."""
+    for batch in record_batches(stream, path, stats, layout):
+        yield from batch
+
+
+def record_batches(stream: BinaryIO, path: str, stats: ParseStats, layout: Layout) -> Iterator[list[dict[str, Any]]]:
+    """``record_items`` in lists of up to ``BATCH`` (the bytes-first hunt looks at a batch at once)."""
+    if layout.damaged and ISOLATION:
+        items = _isolated_items(stream, path, stats)
+        return iter(lambda: list(itertools.islice(items, BATCH)), [])
+    return _inprocess_batches(stream, path, stats)
+
+
+def note_if_empty(path: str, stats: ParseStats) -> None:
     if stats.records == 0 and not stats.errors:
         from exaudit.parsers.recognize import empty_error
 
@@ -179,32 +194,37 @@ class Layout:
     size: int = 0
     declared_chunks: int = 0
     damaged: bool = False  # a checksum or magic mismatch: parse in a child process
+    complete: bool = False  # every byte was read (the digest, when given, covers the whole file)
     bad_chunks: list[int] = field(default_factory=list)  # chunks whose magic or CRC32 does not match
 
 
-def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
+def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats, digest: Any = None) -> Layout:
     """Check the file header, the chunk count against the size, and every chunk's CRC32s.
 
     The format (libyal/libevtx documentation): a 4,096-byte file header (chunk count at offset 42,
     CRC32 of its first 120 bytes at 124), then 65,536-byte chunks (``ElfChnk\\0``; header CRC32 over
     bytes 0-120 and 128-512 at 124, records CRC32 over 512..free-space offset at 52). Chunks beyond
     the declared count are pre-allocated slack and only checked when they carry the chunk magic.
+    ``digest`` (a hashlib object), when given, is updated with every byte read: the file is read once.
     """
     layout = Layout()
     try:
         start = stream.tell()
         header = stream.read(HEADER_BLOCK)
+        _update(digest, header)
         layout.size = len(header)
         layout.declared_chunks = struct.unpack_from("<H", header, 42)[0] if len(header) >= 128 else 0
         layout.damaged = len(header) < 128 or zlib.crc32(header[:120]) != struct.unpack_from("<I", header, 124)[0]
         index = 0
         while chunk := stream.read(CHUNK_SIZE):
+            _update(digest, chunk)
             layout.size += len(chunk)
             if not _chunk_ok(chunk, index < layout.declared_chunks):
                 layout.damaged = True
                 layout.bad_chunks.append(index)
             index += 1
         stream.seek(start)
+        layout.complete = True
     except (*READ_ERRORS, AttributeError) as exc:
         stats.errors.append(ErrorEntry(where=path, kind="damaged", message=f"EVTX layout not readable: {exc}"[:300]))
         layout.damaged = True
@@ -214,9 +234,14 @@ def inspect_layout(stream: BinaryIO, path: str, stats: ParseStats) -> Layout:
     return layout
 
 
+def _update(digest: Any, data: bytes) -> None:
+    if digest is not None:
+        digest.update(data)
+
+
 def _chunk_ok(chunk: bytes, declared: bool) -> bool:
     if not chunk.startswith(CHUNK_MAGIC):
-        return not declared and not chunk.strip(b"\x00")  # unused slack is zeros
+        return not declared and chunk == bytes(len(chunk))  # unused slack is zeros (a memcmp)
     if len(chunk) < CHUNK_SIZE:
         return False
     free = struct.unpack_from("<I", chunk, 48)[0]
@@ -253,7 +278,7 @@ def _report_truncation(layout: Layout, path: str, stats: ParseStats) -> None:
 # --------------------------------------------------------------------------- reading records
 
 
-def _inprocess_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[dict[str, Any]]:
+def _inprocess_batches(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator[list[dict[str, Any]]]:
     from evtx import PyEvtxParser
 
     try:
@@ -263,7 +288,8 @@ def _inprocess_items(stream: BinaryIO, path: str, stats: ParseStats) -> Iterator
         return
     while True:
         batch, done = _next_batch(records, path, stats)
-        yield from batch
+        if batch:
+            yield batch
         if done:
             return
 
@@ -366,7 +392,8 @@ def _messages(child: subprocess.Popen[bytes], path: str, stats: ParseStats) -> I
                 yield message
 
 
-def _record(item: dict[str, Any], path: str, artifact: str, stats: ParseStats) -> Record | None:
+def record_from_item(item: dict[str, Any], path: str, artifact: str, stats: ParseStats) -> Record | None:
+    """One ``records_json`` item as a Record (None: not a JSON event, counted as a bad record)."""
     try:
         event = json.loads(item["data"]).get("Event") or {}
     except (ValueError, KeyError, AttributeError, TypeError):
