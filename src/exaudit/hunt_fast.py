@@ -9,7 +9,8 @@ field count of the current ``#Fields`` header, no quote, ASCII, no NUL) is a rec
 counted, not parsed. Coverage stays exact: the first and last timestamps of a file are the smallest and
 largest plain lines of each block in byte order (IIS ``date time`` and HttpProxy ``DateTime`` are the
 first columns, fixed-width ISO 8601, so byte order is time order), checked for that shape and read;
-records parsed from the feed report their own.
+records parsed from the feed report their own. A plain candidate line gets a second, exact look first
+(``detect.prefilter.LineVeto``): when the engine's own necessary tests rule out every rule, it is only counted.
 
 Anything unusual makes the file fall back to the full parse (``Fallback``): UTF-16, NUL bytes (crashed
 IIS files), lone carriage returns, over-long lines, a quoted CSV value spanning lines, an Import-Csv style
@@ -459,10 +460,14 @@ def _rules() -> Any:
 @functools.cache
 def rule_scanner(artifact: str) -> LineScanner | None:
     """The packaged rules' scanner for an artifact (None: some rule needs every line)."""
-    from exaudit.detect.prefilter import tokens_for
+    from exaudit.detect.prefilter import tokens_for, without_method_tokens
 
     conjunctions = tokens_for(_rules(), artifact)
-    return None if conjunctions is None else LineScanner(conjunctions, special_lines=True)
+    if conjunctions is None:
+        return None
+    if rule_veto(artifact) is not None:  # the extra candidate lines are ruled out before parsing
+        conjunctions = without_method_tokens(conjunctions)
+    return LineScanner(conjunctions, special_lines=True)
 
 
 @functools.cache

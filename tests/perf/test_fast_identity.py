@@ -174,7 +174,9 @@ def test_fast_path_parses_few_lines_and_falls_back_when_it_must(tmp_path: Path) 
     scans = [hunt_fast.hunt_file(hunt_fast.FileTask(_file(p), _artifact(p))) for p in _web_logs(host)]
     records = sum(s.stats.records for s in scans)
     parsed = sum(s.parsed_lines for s in scans)
-    assert records > 2000 and parsed < records / 3 and not any(s.fallback for s in scans)
+    # about 2 % without the second look (logon pages, Remote PowerShell); with it, the first records that carry
+    # the build and the directives are nearly all that is parsed
+    assert records > 2000 and parsed < records / 30 and not any(s.fallback for s in scans)
     nul = _web_logs(host)[0]
     nul.write_bytes(nul.read_bytes() + b"\x00\x00\n")
     scan = hunt_fast.hunt_file(hunt_fast.FileTask(_file(nul), "iis"))

@@ -483,6 +483,22 @@ def line_veto(rules: RuleSet, artifact: str) -> LineVeto | None:
     return LineVeto(vetoes, LineScanner(minimal(rest)) if rest else None)
 
 
+METHOD_FIELDS = frozenset({"cs-method", "method"})
+
+
+def without_method_tokens(conjunctions: Iterable[Conj]) -> frozenset[Conj]:
+    """The conjunctions without their request-method tokens (``post``, ``get``) where another token remains.
+
+    A method is in nearly every line: each occurrence starts Hyperscan looking for the other tokens along the
+    line (measured: IIS 390 -> 530 MB/s) and it selects almost nothing. Dropping a token only widens the filter;
+    the ``LineVeto`` then rules the extra lines out exactly before they are parsed."""
+    out = []
+    for conj in conjunctions:
+        kept = tuple(t for t in conj if t.field is LINE or not t.field <= METHOD_FIELDS)
+        out.append(kept or conj)
+    return minimal(out)
+
+
 # --------------------------------------------------------------------------- scanning
 
 
