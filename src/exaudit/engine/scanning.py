@@ -37,59 +37,25 @@ class ScanShard:
 
 
 def distributed_scan(
-    targets: Iterable[str | TargetSpec],
-    executor: Executor,
-    shards: int | None = None,
-    *,
-    ports: Sequence[int] = (),
-    probes: Sequence[str] = (),
-    concurrency: int = 200,
-    rate: float = 0.0,
-    timeout: float = 5.0,
-    host_timeout: float | None = None,
-    scope: Path | None = None,
+    targets: Iterable[str | TargetSpec], executor: Executor, shards: int | None = None, **options: Any
 ) -> list[ScanResult]:
     """Scan ``targets`` on ``executor``; the same results as ``exaudit.scan.scan``, in input order.
 
-    Input order is the order of the targets, then address order inside a CIDR range. ``shards`` defaults
+    ``options`` are ``shard_tasks``'s (the scanner's own: ports, probes, concurrency, rate, timeout, host_timeout,
+    scope). Input order is the order of the targets, then address order inside a CIDR range. ``shards`` defaults
     to two per worker (one in-process). Raises ``TargetError`` / ``ProbeError`` / ``ValueError`` as ``scan`` does.
     """
-    stream = iter_distributed_scan(
-        targets,
-        executor,
-        shards,
-        ports=ports,
-        probes=probes,
-        concurrency=concurrency,
-        rate=rate,
-        timeout=timeout,
-        host_timeout=host_timeout,
-        scope=scope,
-    )
-    return list(stream)
+    return list(iter_distributed_scan(targets, executor, shards, **options))
 
 
 def iter_distributed_scan(
-    targets: Iterable[str | TargetSpec],
-    executor: Executor,
-    shards: int | None = None,
-    *,
-    ports: Sequence[int] = (),
-    probes: Sequence[str] = (),
-    concurrency: int = 200,
-    rate: float = 0.0,
-    timeout: float = 5.0,
-    host_timeout: float | None = None,
-    scope: Path | None = None,
+    targets: Iterable[str | TargetSpec], executor: Executor, shards: int | None = None, **options: Any
 ) -> Iterator[ScanResult]:
     """As ``distributed_scan``, yielding each shard's results as soon as it and the shards before it are done.
 
     The targets and options are checked when this is called, before the first result is asked for.
     """
-    tasks = shard_tasks(
-        targets, executor, shards, ports=ports, probes=probes, concurrency=concurrency, rate=rate, timeout=timeout,
-        host_timeout=host_timeout, scope=scope,
-    )  # fmt: skip
+    tasks = shard_tasks(targets, executor, shards, **options)
     return (scan_result_from_dict(item) for batch in executor.map(scan_shard, tasks) for item in batch)
 
 
