@@ -36,6 +36,11 @@ class Status(enum.StrEnum):
         """Higher is worse; used to pick a target's worst status."""
         return {"vulnerable": 3, "possibly_vulnerable": 2, "unknown": 1, "not_vulnerable": 0}[self.value]
 
+    @property
+    def actionable(self) -> bool:
+        """Something to act on: install a fix or verify what the build cannot show."""
+        return self in (Status.VULNERABLE, Status.POSSIBLY_VULNERABLE)
+
 
 class Severity(enum.StrEnum):
     INFO = "info"
@@ -126,9 +131,12 @@ class ScanResult:
 
     @property
     def worst(self) -> Status | None:
-        if not self.cves:
-            return None
-        return max((c.status for c in self.cves), key=lambda s: s.rank)
+        return worst_status(self.cves)
+
+
+def worst_status(cves: list[CveStatus]) -> Status | None:
+    """The worst status over a target's CVEs; None when no build was learnt."""
+    return max((c.status for c in cves), key=lambda s: s.rank, default=None)
 
 
 # --------------------------------------------------------------------------- compromise

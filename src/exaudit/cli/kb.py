@@ -70,7 +70,7 @@ def kb(
         emit(dump_json(_document(details, statuses)), output)
     else:
         _print_table(details, statuses, base, output)
-    acting = any(s.status in (Status.VULNERABLE, Status.POSSIBLY_VULNERABLE) for s in statuses)
+    acting = any(s.status.actionable for s in statuses)
     raise typer.Exit(ACT if acting else OK)
 
 

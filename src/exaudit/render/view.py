@@ -34,6 +34,7 @@ from exaudit.model import (
     finding_from_dict,
     parse_iso,
     scan_result_from_dict,
+    worst_status,
 )
 from exaudit.render.mask import mask_secrets
 
@@ -95,9 +96,7 @@ class HostView:
     @property
     def exposure(self) -> Status | None:
         """Worst status over the CVEs known for this host; None when nothing told us the build."""
-        if not self.cves:
-            return None
-        return max((c.status for c in self.cves), key=lambda s: s.rank)
+        return worst_status(self.cves)
 
     @property
     def exposure_key(self) -> str:
@@ -109,7 +108,7 @@ class HostView:
 
     @property
     def open_cves(self) -> list[CveStatus]:
-        return [c for c in self.cves if c.status in (Status.VULNERABLE, Status.POSSIBLY_VULNERABLE)]
+        return [c for c in self.cves if c.status.actionable]
 
 
 @dataclass

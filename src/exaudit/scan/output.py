@@ -17,7 +17,6 @@ from rich.table import Table
 from exaudit.model import SCHEMA, RunInfo, ScanResult, Status, to_jsonable
 from exaudit.render.terminal import safe
 
-ACTIONABLE = (Status.VULNERABLE, Status.POSSIBLY_VULNERABLE)
 CSV_COLUMNS = (
     "target",
     "url",
@@ -37,7 +36,7 @@ CSV_COLUMNS = (
 
 def actionable(results: Iterable[ScanResult]) -> bool:
     """True when any target has a vulnerable or possibly vulnerable CVE (exit code 1)."""
-    return any(c.status in ACTIONABLE for r in results for c in r.cves)
+    return any(c.status.actionable for r in results for c in r.cves)
 
 
 def result_dict(result: ScanResult, run: RunInfo | None = None) -> dict[str, Any]:
